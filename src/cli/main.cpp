@@ -1,0 +1,33 @@
+// vkquant command line: parses options into the public API's structures and prints results.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "vkquant/vkquant.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"vkquant — calibrated LLM weight quantization on any Vulkan GPU"};
+  app.set_version_flag("--version", vkq::version());
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  vkquant devices                 list Vulkan devices and their probed features\n"
+      "  vkquant selftest                check every kernel against its float64 reference\n"
+      "Device choice: --device INDEX|NAME, or the VKQ_DEVICE environment variable.");
+  vkq::cli::add_devices_command(app);
+  vkq::cli::add_selftest_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const vkq::Error& e) {
+    std::fprintf(stderr, "vkquant: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vkquant: unexpected error: %s\n", e.what());
+    return 1;
+  }
+  return vkq::cli::exit_code();
+}

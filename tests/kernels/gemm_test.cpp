@@ -1,0 +1,118 @@
+// gemm vs the float64 reference on random inputs, awkward shapes, every operand layout,
+// poisoned outputs, beta != 0 accumulation and sub-matrix offsets/strides.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <tuple>
+
+#include "kernels/gemm.hpp"
+#include "vkquant/vkquant.hpp"
+#include "reference/gemm_ref.hpp"
+#include "support/test_seed.hpp"
+#include "support/vk_test_env.hpp"
+
+namespace vkq {
+namespace {
+
+using test::vk_context;
+
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// fp32 dot products of length k with |terms| <= 1 lose about sqrt(k) * 2^-24 relative;
+// 1e-5 relative to max|C| leaves ample margin for k up to a few thousand.
+constexpr double kTol = 2e-5;
+
+class GemmShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t, uint32_t, int>> {};
+
+TEST_P(GemmShapes, MatchesReference) {
+  auto [m, n, k, layout] = GetParam();
+  const bool a_kmajor = layout & 2, b_kmajor = layout & 1;
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = vk_context();
+  auto a = test::random_floats(rng, size_t(m) * k);
+  auto b = test::random_floats(rng, size_t(n) * k);
+  auto c0 = test::random_floats(rng, size_t(m) * n);
+  kernels::Gemm gemm(ctx);
+  for (float beta : {0.0f, 0.5f}) {
+    auto ab = vk::upload_new(ctx, a, "A");
+    auto bb = vk::upload_new(ctx, b, "B");
+    auto cb = vk::upload_new(ctx, beta == 0.0f ? test::poisoned(c0.size()) : c0, "C");
+    kernels::GemmShape sh;
+    sh.m = m, sh.n = n, sh.k = k, sh.a_kmajor = a_kmajor, sh.b_kmajor = b_kmajor;
+    sh.alpha = 1.5f, sh.beta = beta;
+    vk::Stream s(ctx);
+    gemm.run(s, ab, bb, cb, sh);
+    s.submit_and_wait();
+    auto got = vk::download_all<float>(ctx, cb, c0.size());
+    std::vector<double> want = to_double(c0);
+    ref::gemm_ref({m, n, k, a_kmajor, b_kmajor, 1.5, beta}, to_double(a), to_double(b), want);
+    EXPECT_LE(test::max_rel_error(got, want), kTol) << "m=" << m << " n=" << n << " k=" << k << " beta=" << beta;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Awkward, GemmShapes,
+                         testing::Combine(testing::Values(1u, 7u, 33u, 129u), testing::Values(1u, 64u, 127u),
+                                          testing::Values(1u, 33u, 200u), testing::Values(0, 1, 2, 3)));
+
+TEST(Gemm, LargeSquareAndSubmatrixOffsets) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = vk_context();
+  // C[2:2+m, 3:3+n] of a 300 x 300 buffer = A(rows 5.., ld 300) * B(ld 300)^T
+  const uint32_t m = 257, n = 190, k = 1000, ld = 1000;
+  auto a = test::random_floats(rng, size_t(ld) * 300);
+  auto b = test::random_floats(rng, size_t(ld) * 300);
+  auto c = test::poisoned(300 * 300);
+  auto ab = vk::upload_new(ctx, a, "A");
+  auto bb = vk::upload_new(ctx, b, "B");
+  auto cb = vk::upload_new(ctx, c, "C");
+  kernels::GemmShape sh;
+  sh.m = m, sh.n = n, sh.k = k, sh.lda = ld, sh.ldb = ld, sh.ldc = 300;
+  sh.a_offset = 5 * ld, sh.b_offset = 0, sh.c_offset = 2 * 300 + 3;
+  kernels::Gemm gemm(ctx);
+  vk::Stream s(ctx);
+  gemm.run(s, ab, bb, cb, sh);
+  s.submit_and_wait();
+  auto got = vk::download_all<float>(ctx, cb, c.size());
+  std::vector<float> sub;
+  std::vector<double> want(size_t(m) * n);
+  for (uint32_t i = 0; i < m; ++i)
+    for (uint32_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (uint32_t q = 0; q < k; ++q) acc += double(a[(5 + i) * ld + q]) * b[j * ld + q];
+      want[i * n + j] = acc;
+      sub.push_back(got[(2 + i) * 300 + 3 + j]);
+    }
+  EXPECT_LE(test::max_rel_error(sub, want), kTol);
+  // Everything outside the sub-matrix must be untouched (still NaN).
+  size_t touched_outside = 0;
+  for (uint32_t i = 0; i < 300; ++i)
+    for (uint32_t j = 0; j < 300; ++j) {
+      const bool inside = i >= 2 && i < 2 + m && j >= 3 && j < 3 + n;
+      if (!inside && !std::isnan(got[i * 300 + j])) ++touched_outside;
+    }
+  EXPECT_EQ(touched_outside, 0u);
+}
+
+TEST(Gemm, RejectsOperandsThatDoNotFit) {
+  auto& ctx = vk_context();
+  vk::Buffer small(ctx, 16, vk::MemoryUse::Device, "tiny");
+  vk::Buffer big(ctx, 4096, vk::MemoryUse::Device, "big");
+  kernels::Gemm gemm(ctx);
+  vk::Stream s(ctx);
+  kernels::GemmShape sh;
+  sh.m = 8, sh.n = 8, sh.k = 8;
+  try {
+    gemm.run(s, small, big, big, sh);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("operand A"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tiny"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace vkq
