@@ -26,12 +26,14 @@ class Gemm {
   explicit Gemm(vk::Context& ctx);
   ~Gemm();
   void run(vk::Stream& s, const vk::Buffer& a, const vk::Buffer& b, vk::Buffer& c, const GemmShape& shape);
-  uint32_t tile() const { return wg_ * 4; }
+  bool uses_cpu_variant() const { return cpu_variant_; }
 
  private:
   vk::Context& ctx_;
   uint32_t wg_ = 16, tk_ = 16;
+  bool cpu_variant_ = false;  // gemm_registers.comp where the layout allows
   std::unique_ptr<vk::Kernel> kernels_[4];  // by (a_kmajor, b_kmajor)
+  std::unique_ptr<vk::Kernel> registers_;   // gemm_registers.comp (CPU devices)
 };
 
 }  // namespace vkq::kernels

@@ -1,0 +1,140 @@
+// vkquant-bench: gram_accumulate and gemm on the chosen Vulkan device next to OpenBLAS
+// ssyrk/sgemm on this machine's CPU, at LLM shapes; table on stdout, --json FILE for the rest.
+// Not a test: it never fails on speed. Our times are GPU timestamps around the dispatches.
+#include <CLI/CLI.hpp>
+#include <cblas.h>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "bench_table.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/gram.hpp"
+#include "vk/context.hpp"
+
+using namespace vkq;
+
+namespace {
+
+std::vector<float> random_vector(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+bench::Row bench_gram(vk::Context& ctx, uint32_t n, uint32_t tokens, int reps) {
+  const auto x = random_vector(size_t(n) * tokens, n);
+  auto xb = vk::upload_new(ctx, x, "X");
+  kernels::GramAccumulator gram(ctx, n);
+  bench::Row r;
+  r.kernel = "gram_accumulate";
+  r.shape = "n=" + std::to_string(n) + " tok=" + std::to_string(tokens);
+  r.ours_name = "vulkan " + ctx.probe().name;
+  r.theirs_name = "openblas ssyrk";
+  r.flops = double(n) * (n + 1) * tokens;  // the upper triangle, as ssyrk computes
+  r.ours_ms = bench::median_ms(reps, [&] {
+    vk::Stream s(ctx);
+    const uint32_t t0 = s.timestamp();
+    gram.accumulate(s, xb, tokens, kernels::ActivationType::F32);
+    const uint32_t t1 = s.timestamp();
+    s.submit_and_wait();
+    return s.elapsed_ms(t0, t1);
+  });
+  std::vector<float> c(size_t(n) * n, 0.f);
+  r.theirs_ms = bench::median_ms(reps, [&] {
+    return bench::wall_ms([&] {
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(n), int(tokens), 1.f, x.data(), int(n), 1.f, c.data(),
+                  int(n));
+    });
+  });
+  return r;
+}
+
+bench::Row bench_gemm(vk::Context& ctx, uint32_t m, uint32_t n, uint32_t k, int reps) {
+  const auto a = random_vector(size_t(m) * k, 1);
+  const auto b = random_vector(size_t(n) * k, 2);
+  auto ab = vk::upload_new(ctx, a, "A");
+  auto bb = vk::upload_new(ctx, b, "B");
+  vk::Buffer cb(ctx, uint64_t(m) * n * 4, vk::MemoryUse::Device, "C");
+  kernels::Gemm gemm(ctx);
+  kernels::GemmShape sh;
+  sh.m = m, sh.n = n, sh.k = k;
+  bench::Row r;
+  r.kernel = "gemm";
+  r.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+  r.ours_name = "vulkan " + ctx.probe().name;
+  r.theirs_name = "openblas sgemm";
+  r.flops = 2.0 * m * n * k;
+  r.ours_ms = bench::median_ms(reps, [&] {
+    vk::Stream s(ctx);
+    const uint32_t t0 = s.timestamp();
+    gemm.run(s, ab, bb, cb, sh);
+    const uint32_t t1 = s.timestamp();
+    s.submit_and_wait();
+    return s.elapsed_ms(t0, t1);
+  });
+  std::vector<float> c(size_t(m) * n);
+  r.theirs_ms = bench::median_ms(reps, [&] {
+    return bench::wall_ms([&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.f, a.data(), int(k), b.data(),
+                  int(k), 0.f, c.data(), int(n));
+    });
+  });
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vkquant-bench: our Vulkan kernels vs OpenBLAS on this machine (GFLOP/s and ratio)"};
+  bool quick = false;
+  int reps = 5;
+  std::string json_path, device;
+  app.add_flag("--quick", quick, "Smaller shapes (a minute on a 2-core CPU with lavapipe)");
+  app.add_option("--reps", reps, "Timed repetitions after one warm-up; the median is reported")->check(CLI::Range(5, 1000));
+  app.add_option("--json", json_path, "Write the rows as JSON to this file");
+  app.add_option("--device", device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    vk::ContextOptions co;
+    co.device = device;
+    vk::Context ctx(co);
+    std::printf("device: %s (%s, subgroup %u) | CPU baseline: OpenBLAS %s, %d threads | %u hardware threads\n",
+                ctx.probe().name.c_str(), ctx.probe().kind_name(), ctx.probe().subgroup_size, openblas_get_config(),
+                openblas_get_num_threads(), std::thread::hardware_concurrency());
+    bench::print_header();
+    std::vector<bench::Row> rows;
+    auto add = [&](bench::Row r) {
+      bench::print_row(r);
+      rows.push_back(std::move(r));
+    };
+    const std::vector<uint32_t> gram_n = quick ? std::vector<uint32_t>{576, 2048} : std::vector<uint32_t>{576, 2048, 4096};
+    for (uint32_t n : gram_n) add(bench_gram(ctx, n, 2048, reps));
+    if (quick) {
+      add(bench_gemm(ctx, 512, 1024, 1024, reps));
+      add(bench_gemm(ctx, 2048, 2048, 2048, reps));
+    } else {
+      add(bench_gemm(ctx, 2048, 4096, 4096, reps));
+      add(bench_gemm(ctx, 2048, 11008, 4096, reps));
+    }
+    if (!json_path.empty()) {
+      nlohmann::json j = {{"device", ctx.probe().name},
+                          {"device_type", ctx.probe().kind_name()},
+                          {"baseline", std::string("OpenBLAS ") + openblas_get_config()},
+                          {"threads", openblas_get_num_threads()},
+                          {"reps", reps},
+                          {"quick", quick},
+                          {"rows", nlohmann::json::array()}};
+      for (const auto& r : rows) j["rows"].push_back(bench::to_json(r));
+      std::ofstream(json_path) << j.dump(2) << "\n";
+      std::printf("wrote %s\n", json_path.c_str());
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vkquant-bench: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

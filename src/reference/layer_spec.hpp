@@ -1,0 +1,81 @@
+// Plain data of one layer solve (ALGORITHMS.md §2–§5): grid description, per-group parameters,
+// options and result. Standard library only and no functions, so the Vulkan solvers reuse these
+// exact structs and their results compare field by field with the float64 reference.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vkq::ref {
+
+// §3. INT is the generic b-bit grid; the others are GGUF legacy blocks of 32 columns.
+enum class GridFormat { INT, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 };
+
+struct GridSpec {
+  GridFormat format = GridFormat::INT;
+  int bits = 4;            // INT only, 2..8; GGUF formats imply their own
+  size_t group = 128;      // INT: columns per group, 0 = per channel (one group per row); GGUF: 0 or 32
+  bool symmetric = false;  // INT only; GGUF formats imply their own
+};
+
+// Parameters of one (row, group). Every format dequantizes as ŵ = scale·(q − zero) + min:
+// INT: zero = zero point, min = 0; Q8_0/Q4_0/Q5_0: zero = 0/8/16, min = 0;
+// Q4_1/Q5_1: zero = 0, min = the stored m. GGUF scale and min are already fp16-rounded.
+struct GroupParams {
+  double scale = 0;
+  double zero = 0;
+  double min = 0;
+};
+
+enum class Method { rtn, gptq, beam };
+
+// §2 saliency s_j: unit = 1, hdiag = H_jj, act = mean|x_j|, act2 = (mean|x_j|)².
+enum class Saliency { unit, hdiag, act, act2 };
+
+// §2: fixed uses T = W + α W D H̃⁻¹; sampled means D was accumulated with per-sequence α_s,
+// so T = W + W D H̃⁻¹.
+enum class AlphaMode { fixed, sampled };
+
+// §3 clip-search score: Δᵀ H̃_gg Δ over the full g×g block, or Σ_j H̃_jj Δ_j².
+enum class ClipScore { full_block, diagonal };
+
+struct ClipOptions {
+  bool enabled = false;
+  double step = 0.01;   // candidate c shrinks the range by (1 − c·step)
+  int candidates = 20;  // c = 0 … candidates − 1; c = 0 is the min-max range
+  ClipScore score = ClipScore::full_block;
+};
+
+struct LayerQuantOptions {
+  Method method = Method::gptq;
+  GridSpec grid;
+  bool act_order = true;       // process columns by descending diag H (stable)
+  bool static_groups = true;   // group params from T before rounding (required for beam, GGUF+act_order)
+  size_t block = 128;          // B: columns per error-feedback block
+  double damp = 0.01;          // δ, relative to μ = mean(diag H)
+  double lambda = 0;           // λ, SARQC strength relative to μ
+  Saliency saliency = Saliency::unit;
+  AlphaMode alpha_mode = AlphaMode::fixed;
+  double alpha = 0;            // fixed α in [0, 1]; ignored when alpha_mode = sampled
+  ClipOptions clip;
+  size_t beam_width = 4;       // K, method = beam only
+  uint64_t seed = 0;           // seed of the per-sequence α draws (sample_alpha); the solve itself is deterministic
+};
+
+struct LayerQuantResult {
+  size_t rows = 0, cols = 0, groups_per_row = 0;
+  std::vector<int32_t> codes;          // rows × cols, original column order
+  std::vector<GroupParams> params;     // rows × groups_per_row
+  std::vector<uint32_t> g_idx;         // cols: group of each original column
+  std::vector<double> dequantized;     // Q, rows × cols, original column order
+  std::vector<double> target;          // T, rows × cols (dead columns zeroed, α shift applied)
+  double loss = 0;                     // tr((T − Q) H (T − Q)ᵀ) / rows with the unregularised H
+  std::vector<double> row_loss;        // (t − q) H̃ (t − q)ᵀ per row (= Σ_j (w_j − q_j)²/U_jj² for gptq/beam)
+  double damp_used = 0;                // δ after any escalation
+  std::vector<std::string> damping_retries;  // one message per failed factorisation
+  std::vector<uint32_t> dead_columns;  // columns with H_jj = 0
+};
+
+}  // namespace vkq::ref
