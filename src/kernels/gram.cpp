@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kernels/shape_check.hpp"
+#include "kernels/variant.hpp"
 
 namespace vkq::kernels {
 
@@ -25,6 +26,7 @@ GramAccumulator::GramAccumulator(vk::Context& ctx, uint32_t channels) : ctx_(ctx
     throw Error("gram_accumulate: " + std::to_string(channels) + " channels give an n x n Gram above 2^32 elements");
   const auto& p = ctx.probe();
   if (p.max_workgroup_invocations < 256 || p.max_workgroup_size[0] < 16 || p.max_workgroup_size[1] < 16) wg_ = 8;
+  cpu_variant_ = choose_cpu_variant(p, "VKQ_GRAM_VARIANT");
   const uint64_t bytes = uint64_t(channels) * channels * 4;
   s_hi_ = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, "gram S_hi");
   s_lo_ = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, "gram S_lo");
@@ -39,6 +41,14 @@ const vk::Kernel& GramAccumulator::gram_kernel(ActivationType t) {
     gram_[i] = std::make_unique<vk::Kernel>(
         ctx_, vk::KernelDesc{"gram_accumulate", 3, sizeof(ChunkPush), {wg_, 16u, uint32_t(i), 64u}});
   return *gram_[i];
+}
+
+const vk::Kernel& GramAccumulator::registers_kernel(ActivationType t) {
+  const int i = t == ActivationType::F16;
+  if (!registers_[i])
+    registers_[i] = std::make_unique<vk::Kernel>(
+        ctx_, vk::KernelDesc{"gram_registers", 3, sizeof(ChunkPush), {64u, 2u, 2u, uint32_t(i), 128u}});
+  return *registers_[i];
 }
 
 const vk::Kernel& GramAccumulator::stats_kernel(ActivationType t) {
@@ -63,14 +73,23 @@ void GramAccumulator::accumulate(vk::Stream& s, const vk::Buffer& x, uint32_t to
   const uint64_t elem = type == ActivationType::F16 ? 2 : 4;
   // fp16 is read as packed 32-bit words: check the extent in bytes against the buffer.
   require_matrix_fits("gram_accumulate", "X", x, x_offset, tokens, n_, n_, elem);
-  const vk::Kernel& gk = gram_kernel(type);
+  // The register-blocked CPU form reads 4 channels at a time: it needs n and the offset 4-aligned.
+  const bool registers = cpu_variant_ && n_ % 4 == 0 && x_offset % 4 == 0;
+  const vk::Kernel& gk = registers ? registers_kernel(type) : gram_kernel(type);
   const vk::Kernel& sk = stats_kernel(type);
-  const uint32_t tile = gk.desc().spec[0] * 4;
-  const uint32_t tiles = (n_ + tile - 1) / tile;
+  uint32_t gx = 0, gy = 1;
+  if (registers) {
+    const auto& spec = gk.desc().spec;
+    const uint64_t blocks = uint64_t((n_ + 4 * spec[1] - 1) / (4 * spec[1])) * ((n_ + 4 * spec[2] - 1) / (4 * spec[2]));
+    gx = uint32_t((blocks + spec[0] - 1) / spec[0]);
+  } else {
+    const uint32_t tile = gk.desc().spec[0] * 4;
+    gx = gy = (n_ + tile - 1) / tile;
+  }
   for (uint32_t t0 = 0; t0 < tokens; t0 += kChunkTokens) {
     const uint32_t count = std::min(kChunkTokens, tokens - t0);
     const ChunkPush push{n_, count, uint32_t(x_offset + uint64_t(t0) * n_)};
-    s.dispatch(gk, {&x, &s_hi_, &s_lo_}, push, tiles, tiles);
+    s.dispatch(gk, {&x, &s_hi_, &s_lo_}, push, gx, gy);
     s.dispatch(sk, {&x, &stats_}, push, (n_ + kStatsWg - 1) / kStatsWg);
     s.barrier();  // the next chunk reads and writes the same accumulators
   }

@@ -45,13 +45,15 @@ class GramAccumulator {
  private:
   const vk::Kernel& gram_kernel(ActivationType t);
   const vk::Kernel& stats_kernel(ActivationType t);
+  const vk::Kernel& registers_kernel(ActivationType t);
 
   vk::Context& ctx_;
   uint32_t n_;
   uint64_t tokens_ = 0;
   uint32_t wg_ = 16;
+  bool cpu_variant_ = false;  // gram_registers.comp where n and offsets allow
   vk::Buffer s_hi_, s_lo_, stats_;
-  std::unique_ptr<vk::Kernel> gram_[2], stats_k_[2], finalize_;
+  std::unique_ptr<vk::Kernel> gram_[2], registers_[2], stats_k_[2], finalize_;
 };
 
 }  // namespace vkq::kernels

@@ -2,6 +2,7 @@
 // poisoned outputs, beta != 0 accumulation and sub-matrix offsets/strides.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <tuple>
 
@@ -22,10 +23,16 @@ std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), 
 // 1e-5 relative to max|C| leaves ample margin for k up to a few thousand.
 constexpr double kTol = 2e-5;
 
-class GemmShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t, uint32_t, int>> {};
+struct ScopedVariant {
+  explicit ScopedVariant(const char* v) { ::setenv("VKQ_GEMM_VARIANT", v, 1); }
+  ~ScopedVariant() { ::unsetenv("VKQ_GEMM_VARIANT"); }
+};
+
+class GemmShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t, uint32_t, int, const char*>> {};
 
 TEST_P(GemmShapes, MatchesReference) {
-  auto [m, n, k, layout] = GetParam();
+  auto [m, n, k, layout, variant] = GetParam();
+  ScopedVariant forced(variant);
   const bool a_kmajor = layout & 2, b_kmajor = layout & 1;
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
@@ -54,7 +61,13 @@ TEST_P(GemmShapes, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Awkward, GemmShapes,
                          testing::Combine(testing::Values(1u, 7u, 33u, 129u), testing::Values(1u, 64u, 127u),
-                                          testing::Values(1u, 33u, 200u), testing::Values(0, 1, 2, 3)));
+                                          testing::Values(1u, 33u, 200u), testing::Values(0, 1, 2, 3),
+                                          testing::Values("tiled")));
+// The CPU-device form (register blocks, vec4 along k) serves the aligned NT layout; others fall back.
+INSTANTIATE_TEST_SUITE_P(CpuForm, GemmShapes,
+                         testing::Combine(testing::Values(1u, 7u, 17u, 129u), testing::Values(1u, 9u, 127u),
+                                          testing::Values(4u, 200u, 36u), testing::Values(0, 3),
+                                          testing::Values("cpu")));
 
 TEST(Gemm, LargeSquareAndSubmatrixOffsets) {
   const uint64_t seed = test::fresh_seed();
@@ -72,6 +85,7 @@ TEST(Gemm, LargeSquareAndSubmatrixOffsets) {
   kernels::GemmShape sh;
   sh.m = m, sh.n = n, sh.k = k, sh.lda = ld, sh.ldb = ld, sh.ldc = 300;
   sh.a_offset = 5 * ld, sh.b_offset = 0, sh.c_offset = 2 * 300 + 3;
+  ScopedVariant forced("cpu");  // aligned offsets and strides: the register-blocked form runs
   kernels::Gemm gemm(ctx);
   vk::Stream s(ctx);
   gemm.run(s, ab, bb, cb, sh);

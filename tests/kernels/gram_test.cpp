@@ -2,6 +2,7 @@
 // fp32 and fp16 inputs, several chunks, poisoned H, and 100k-token accuracy (1e-5 relative).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "common/float16.hpp"
@@ -31,7 +32,15 @@ struct GramRun {
   kernels::ChannelStats stats;
 };
 
-GramRun run_gram(uint32_t n, const std::vector<float>& x, uint32_t tokens, bool f16, uint32_t calls) {
+// Forces one form of the kernel for the lifetime of the object (both run on every device).
+struct ScopedVariant {
+  explicit ScopedVariant(const char* v) { ::setenv("VKQ_GRAM_VARIANT", v, 1); }
+  ~ScopedVariant() { ::unsetenv("VKQ_GRAM_VARIANT"); }
+};
+
+GramRun run_gram(uint32_t n, const std::vector<float>& x, uint32_t tokens, bool f16, uint32_t calls,
+                 const char* variant = "tiled") {
+  ScopedVariant forced(variant);
   auto& ctx = vk_context();
   vk::Buffer xb;
   if (f16) {
@@ -57,10 +66,10 @@ GramRun run_gram(uint32_t n, const std::vector<float>& x, uint32_t tokens, bool 
   return {vk::download_all<float>(ctx, hb, size_t(n) * n), g.hessian_host(), g.channel_stats_host()};
 }
 
-class GramShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t, bool>> {};
+class GramShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t, bool, const char*>> {};
 
 TEST_P(GramShapes, MatchesReference) {
-  auto [n, tokens, f16] = GetParam();
+  auto [n, tokens, f16, variant] = GetParam();
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
   std::mt19937_64 rng(seed);
@@ -69,7 +78,7 @@ TEST_P(GramShapes, MatchesReference) {
     for (auto& v : x) v = round_to_half(v);  // the reference sees the same fp16 values
   ref::GramRef want(n);
   want.accumulate(x.data(), tokens);
-  auto got = run_gram(n, x, tokens, f16, 3);
+  auto got = run_gram(n, x, tokens, f16, 3, variant);
   EXPECT_LE(max_rel(got.h_host, want.hessian()), 1e-6);
   const auto h_ref = want.hessian();
   EXPECT_LE(test::max_rel_error(got.h_device, h_ref), 1e-6);
@@ -83,21 +92,27 @@ TEST_P(GramShapes, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Awkward, GramShapes,
                          testing::Combine(testing::Values(1u, 7u, 33u, 127u, 129u), testing::Values(5u, 2500u),
-                                          testing::Bool()));
+                                          testing::Bool(), testing::Values("tiled")));
+// The CPU-device form reads 4 channels at once: widths that are multiples of 4, odd token counts.
+INSTANTIATE_TEST_SUITE_P(CpuForm, GramShapes,
+                         testing::Combine(testing::Values(4u, 12u, 64u, 172u, 260u), testing::Values(5u, 2500u),
+                                          testing::Bool(), testing::Values("cpu")));
 
 TEST(Gram, HundredThousandTokensWithinOneInHundredThousand) {
   // Positive-mean data is the hard case for fp32 sums: every term has the same sign.
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
   std::mt19937_64 rng(seed);
-  const uint32_t n = 33, tokens = 100000;
+  const uint32_t n = 36, tokens = 100000;
   auto x = test::random_floats(rng, size_t(n) * tokens, 0.5f, 1.5f);
   ref::GramRef want(n);
   want.accumulate(x.data(), tokens);
-  auto got = run_gram(n, x, tokens, false, 1);
-  EXPECT_LE(test::max_rel_error(got.h_device, want.hessian()), 1e-5);
-  EXPECT_LE(max_rel(got.h_host, want.hessian()), 1e-6);
-  EXPECT_LE(max_rel(got.stats.mean_abs, want.mean_abs()), 1e-6);
+  for (const char* variant : {"tiled", "cpu"}) {
+    auto got = run_gram(n, x, tokens, false, 1, variant);
+    EXPECT_LE(test::max_rel_error(got.h_device, want.hessian()), 1e-5) << variant;
+    EXPECT_LE(max_rel(got.h_host, want.hessian()), 1e-6) << variant;
+    EXPECT_LE(max_rel(got.stats.mean_abs, want.mean_abs()), 1e-6) << variant;
+  }
 }
 
 TEST(Gram, RejectsChunkLargerThanBuffer) {

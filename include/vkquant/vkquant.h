@@ -1,0 +1,38 @@
+/* vkquant C ABI: for programs (and other languages) that cannot use the C++ API.
+ * Every function that can fail returns a status (0 = success) or NULL, and
+ * vkq_last_error() then describes the failure (thread-local, valid until the next call). */
+#ifndef VKQUANT_H
+#define VKQUANT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define VKQ_C_API __declspec(dllexport)
+#else
+#define VKQ_C_API __attribute__((visibility("default")))
+#endif
+
+VKQ_C_API const char* vkq_version(void);
+
+/* The message of the last failure on this thread ("" when none). */
+VKQ_C_API const char* vkq_last_error(void);
+
+/* JSON describing every Vulkan device and its probed features (the format of
+ * `vkquant devices --json`); `selector` (index, name substring, or NULL/"" for the default)
+ * marks the chosen device. Free the result with vkq_free(). NULL on failure. */
+VKQ_C_API char* vkq_devices_json(const char* selector);
+
+/* Runs every kernel against its float64 reference on the selected device.
+ * Returns 0 when all passed, 1 when any kernel failed, -1 on an error (see vkq_last_error).
+ * `report_json` (optional) receives the per-kernel table as JSON; free it with vkq_free(). */
+VKQ_C_API int vkq_selftest(const char* selector, int validation, unsigned long long seed, char** report_json);
+
+VKQ_C_API void vkq_free(void* p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VKQUANT_H */
