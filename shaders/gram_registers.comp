@@ -10,7 +10,7 @@
 #include "kahan.glsl"
 
 layout(constant_id = 0) const uint WG = 64;
-layout(constant_id = 1) const uint R4 = 2;      // row block = 4*R4 channels
+layout(constant_id = 1) const uint R4 = 4;      // row block = 4*R4 channels
 layout(constant_id = 2) const uint C4 = 2;      // column block = 4*C4 channels
 layout(constant_id = 3) const uint INPUT_F16 = 0;
 layout(constant_id = 4) const uint KAHAN_TOKENS = 128;

@@ -47,7 +47,7 @@ const vk::Kernel& GramAccumulator::registers_kernel(ActivationType t) {
   const int i = t == ActivationType::F16;
   if (!registers_[i])
     registers_[i] = std::make_unique<vk::Kernel>(
-        ctx_, vk::KernelDesc{"gram_registers", 3, sizeof(ChunkPush), {64u, 2u, 2u, uint32_t(i), 128u}});
+        ctx_, vk::KernelDesc{"gram_registers", 3, sizeof(ChunkPush), {64u, 4u, 2u, uint32_t(i), 128u}});
   return *registers_[i];
 }
 
