@@ -2,7 +2,9 @@
 // nothing under src/ is public. Errors are reported as vkq::Error exceptions.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -77,5 +79,25 @@ struct SelftestReport {
 };
 
 VKQ_API SelftestReport run_selftest(const SelftestOptions& options);
+
+// Progress of a long run, reported to the caller's callback (from the calling thread).
+struct ProgressEvent {
+  std::string stage;       // "load", "tokenize", "calibrate", "quantize", "write", "evaluate", "done"
+  std::string item;        // what is being worked on, e.g. "blk.3.attn_q.weight" or "window 12/40"
+  uint32_t step = 0, steps = 0;  // position within the stage (e.g. block 3 of 30)
+  double fraction = 0;     // of the whole run, 0..1
+  double elapsed_seconds = 0;
+  double eta_seconds = -1; // remaining, estimated from the work done so far; -1 while unknown
+  std::string message;     // a notice worth showing (fallbacks, damping retries, skipped tensors)
+};
+using ProgressCallback = std::function<void(const ProgressEvent&)>;
+
+// Set to true from any thread to stop a run; it ends with vkq::Cancelled and writes nothing.
+using CancelFlag = std::atomic<bool>;
+
+class VKQ_API Cancelled : public Error {
+ public:
+  Cancelled() : Error("cancelled: no output was written") {}
+};
 
 }  // namespace vkq
