@@ -9,6 +9,7 @@ const std::vector<Case>& all_cases() {
   static const std::vector<Case> cases = {
       {"gemm", gemm_case},
       {"gram_accumulate", gram_case},
+      {"cholesky", cholesky_case},
   };
   return cases;
 }

@@ -25,6 +25,7 @@ const std::vector<Case>& all_cases();
 // Cases, one per kernel family (defined in <family>_case.cpp).
 std::vector<SelftestRow> gemm_case(vk::Context& ctx, std::mt19937_64& rng);
 std::vector<SelftestRow> gram_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> cholesky_case(vk::Context& ctx, std::mt19937_64& rng);
 
 // Max-norm relative error; NaN/Inf anywhere gives +inf (an unwritten poisoned element fails).
 double relative_error(const std::vector<float>& got, const std::vector<double>& want);

@@ -1,0 +1,230 @@
+// The per-tensor output plan: llama-quantize's rules on the real stories260K model and on
+// synthetic tensor lists (tied embeddings, overrides, float targets, shapes that do not fit,
+// requantizing, 3-D tensors), type-name parsing and llama's file-type numbers.
+#include <gtest/gtest.h>
+
+#include "io/output_plan.hpp"
+#include "model/gguf.hpp"
+#include "support/test_seed.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::io {
+namespace {
+
+using model::GgmlType;
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+const TensorPlan& get(const OutputPlan& plan, const std::string& name) {
+  const TensorPlan* t = plan.find(name);
+  if (!t) throw Error("test: no plan entry " + name);
+  return *t;
+}
+
+// A llama-style model with 2 blocks, dim 64, ffn 172 (like stories260K), optional output head.
+std::vector<PlanInput> llama_like(GgmlType type, bool with_output) {
+  std::vector<PlanInput> v = {{"token_embd.weight", {64, 512}, type}};
+  for (int b = 0; b < 2; ++b) {
+    const std::string p = "blk." + std::to_string(b) + ".";
+    v.push_back({p + "attn_norm.weight", {64}, GgmlType::F32});
+    v.push_back({p + "attn_q.weight", {64, 64}, type});
+    v.push_back({p + "attn_k.weight", {64, 32}, type});
+    v.push_back({p + "attn_v.weight", {64, 32}, type});
+    v.push_back({p + "attn_output.weight", {64, 64}, type});
+    v.push_back({p + "ffn_norm.weight", {64}, GgmlType::F32});
+    v.push_back({p + "ffn_gate.weight", {64, 172}, type});
+    v.push_back({p + "ffn_down.weight", {172, 64}, type});
+    v.push_back({p + "ffn_up.weight", {64, 172}, type});
+  }
+  v.push_back({"output_norm.weight", {64}, GgmlType::F32});
+  if (with_output) v.push_back({"output.weight", {64, 512}, type});
+  return v;
+}
+
+TEST(OutputPlan, Stories260KQ4_0) {
+  const auto file = model::GgufFile::open(test::data_path("tinystories-260k/stories260K.gguf"));
+  const OutputPlan plan = plan_output(file, PlanOptions{GgmlType::Q4_0, {}, {}});
+  SCOPED_TRACE(format_plan(plan));
+  EXPECT_EQ(plan.file_type, 2u);
+  ASSERT_EQ(plan.tensors.size(), file.tensors().size());
+  for (size_t i = 0; i < plan.tensors.size(); ++i) EXPECT_EQ(plan.tensors[i].name, file.tensors()[i].name);  // input order
+
+  // 11 norms kept, 5 ffn_down to F16, 30 calibrated linears + embedding + head quantized.
+  EXPECT_EQ(plan.count(TensorAction::copy), 11u);
+  EXPECT_EQ(plan.count(TensorAction::convert), 5u);
+  EXPECT_EQ(plan.count(TensorAction::quantize), 32u);
+  EXPECT_EQ(plan.count_calibrated(), 30u);
+
+  const TensorPlan& norm = get(plan, "blk.0.attn_norm.weight");
+  EXPECT_EQ(norm.action, TensorAction::copy);
+  EXPECT_EQ(norm.output_type, GgmlType::F32);
+
+  const TensorPlan& q = get(plan, "blk.3.attn_q.weight");
+  EXPECT_EQ(q.action, TensorAction::quantize);
+  EXPECT_EQ(q.output_type, GgmlType::Q4_0);
+  EXPECT_TRUE(q.calibrated);
+  EXPECT_EQ(q.rows(), 64u);
+  EXPECT_EQ(q.cols(), 64u);
+
+  const TensorPlan& down = get(plan, "blk.0.ffn_down.weight");
+  EXPECT_EQ(down.action, TensorAction::convert);
+  EXPECT_EQ(down.output_type, GgmlType::F16);
+  EXPECT_TRUE(down.fallback);
+  EXPECT_FALSE(down.calibrated);
+  EXPECT_EQ(down.reason, "blk.0.ffn_down.weight: 172 columns is not a multiple of 32, using F16 instead of Q4_0");
+
+  const TensorPlan& emb = get(plan, "token_embd.weight");
+  EXPECT_EQ(emb.action, TensorAction::quantize);
+  EXPECT_EQ(emb.output_type, GgmlType::Q4_0);
+  EXPECT_FALSE(emb.calibrated);
+  EXPECT_NE(emb.reason.find("RTN"), std::string::npos) << emb.reason;
+
+  const TensorPlan& head = get(plan, "output.weight");
+  EXPECT_EQ(head.action, TensorAction::quantize);
+  EXPECT_EQ(head.output_type, GgmlType::Q8_0);  // llama-quantize's Q6_K, which we cannot write yet
+  EXPECT_FALSE(head.calibrated);
+  EXPECT_NE(head.reason.find("Q6_K"), std::string::npos) << head.reason;
+
+  ASSERT_FALSE(plan.notes.empty());
+  EXPECT_NE(plan.notes[0].find("token_embd.weight, output.weight: rounded to nearest (RTN)"), std::string::npos) << plan.notes[0];
+}
+
+TEST(OutputPlan, TiedEmbeddingIsTheOutputHead) {
+  const OutputPlan plan = plan_output(llama_like(GgmlType::F32, false), PlanOptions{GgmlType::Q4_1, {}, {}});
+  const TensorPlan& emb = get(plan, "token_embd.weight");
+  EXPECT_EQ(emb.output_type, GgmlType::Q8_0);
+  EXPECT_NE(emb.reason.find("no output.weight"), std::string::npos) << emb.reason;
+  EXPECT_EQ(plan.file_type, 3u);
+}
+
+TEST(OutputPlan, OverridesWinAndStillFallBackWhenRowsDoNotFit) {
+  auto inputs = llama_like(GgmlType::F32, true);
+  inputs.push_back({"blk.9.attn_q.weight", {48, 8}, GgmlType::F32});
+  PlanOptions o{GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::F16};
+  OutputPlan plan = plan_output(inputs, o);
+  EXPECT_EQ(get(plan, "token_embd.weight").output_type, GgmlType::Q8_0);
+  EXPECT_NE(get(plan, "token_embd.weight").reason.find("--token-embedding-type"), std::string::npos);
+  EXPECT_EQ(get(plan, "output.weight").output_type, GgmlType::F16);
+  EXPECT_EQ(get(plan, "output.weight").action, TensorAction::convert);
+  EXPECT_EQ(get(plan, "blk.1.attn_v.weight").output_type, GgmlType::Q5_0);
+  EXPECT_EQ(get(plan, "blk.9.attn_q.weight").output_type, GgmlType::F16);
+  EXPECT_EQ(get(plan, "blk.9.attn_q.weight").reason,
+            "blk.9.attn_q.weight: 48 columns is not a multiple of 32, using F16 instead of Q5_0");
+  EXPECT_EQ(plan.file_type, 8u);
+
+  // Tied embedding with --output-tensor-type: the head override applies to it (llama.cpp).
+  plan = plan_output(llama_like(GgmlType::F32, false), PlanOptions{GgmlType::Q4_0, {}, GgmlType::Q5_1});
+  EXPECT_EQ(get(plan, "token_embd.weight").output_type, GgmlType::Q5_1);
+}
+
+TEST(OutputPlan, FloatTargetsHaveNoHeadBumpAndNoFallback) {
+  OutputPlan plan = plan_output(llama_like(GgmlType::F32, true), PlanOptions{GgmlType::F16, {}, {}});
+  EXPECT_EQ(plan.file_type, 1u);
+  EXPECT_EQ(plan.count(TensorAction::quantize), 0u);
+  EXPECT_EQ(get(plan, "output.weight").output_type, GgmlType::F16);
+  EXPECT_EQ(get(plan, "blk.0.ffn_down.weight").output_type, GgmlType::F16);
+  EXPECT_FALSE(get(plan, "blk.0.ffn_down.weight").fallback);
+  EXPECT_EQ(get(plan, "blk.0.ffn_norm.weight").output_type, GgmlType::F32);  // 1-D stays as it is
+
+  plan = plan_output(llama_like(GgmlType::F32, true), PlanOptions{GgmlType::F32, {}, {}});
+  EXPECT_EQ(plan.file_type, 0u);
+  EXPECT_EQ(plan.count(TensorAction::copy), plan.tensors.size());
+
+  plan = plan_output(llama_like(GgmlType::F16, true), PlanOptions{GgmlType::BF16, {}, {}});
+  EXPECT_EQ(plan.file_type, 32u);
+  EXPECT_EQ(get(plan, "blk.1.ffn_up.weight").action, TensorAction::convert);
+  EXPECT_EQ(get(plan, "blk.1.ffn_up.weight").output_type, GgmlType::BF16);
+}
+
+TEST(OutputPlan, F16InputFallingBackToF16IsCopied) {
+  const OutputPlan plan = plan_output(llama_like(GgmlType::F16, true), PlanOptions{GgmlType::Q8_0, {}, {}});
+  const TensorPlan& down = get(plan, "blk.1.ffn_down.weight");
+  EXPECT_EQ(down.action, TensorAction::copy);
+  EXPECT_TRUE(down.fallback);
+  EXPECT_NE(down.reason.find("already F16"), std::string::npos) << down.reason;
+  EXPECT_EQ(get(plan, "output.weight").output_type, GgmlType::Q8_0);
+  EXPECT_NE(get(plan, "output.weight").reason.find("-t Q8_0"), std::string::npos);
+}
+
+TEST(OutputPlan, KeepsWhatLlamaQuantizeKeeps) {
+  const std::vector<PlanInput> in = {
+      {"blk.0.ffn_gate_inp.weight", {64, 8}, GgmlType::F32},
+      {"blk.0.attn_q.bias", {64, 64}, GgmlType::F32},
+      {"blk.0.ffn_gate_exps.weight", {64, 128, 8}, GgmlType::F32},
+      {"blk.0.attn_q.weight", {64, 1}, GgmlType::F32},  // one row: ggml counts it 1-D
+      {"blk.0.attn_k.weight", {64, 64}, GgmlType::Q4_0},  // already the target type
+  };
+  const OutputPlan plan = plan_output(in, PlanOptions{GgmlType::Q4_0, {}, {}});
+  for (const auto& t : plan.tensors) {
+    EXPECT_EQ(t.action, TensorAction::copy) << t.name;
+    EXPECT_EQ(t.output_type, t.input_type) << t.name;
+    EXPECT_FALSE(t.reason.empty()) << t.name;
+  }
+  EXPECT_NE(plan.tensors[2].reason.find("3-D"), std::string::npos) << plan.tensors[2].reason;
+}
+
+TEST(OutputPlan, RefusesRequantizingAndUnreadableInputs) {
+  std::string msg = error_of([] {
+    plan_output({{"blk.0.attn_q.weight", {64, 64}, GgmlType::Q4_0}}, PlanOptions{GgmlType::Q8_0, {}, {}});
+  });
+  EXPECT_NE(msg.find("'blk.0.attn_q.weight' is already Q4_0"), std::string::npos) << msg;
+  msg = error_of([] { plan_output({{"blk.0.attn_q.weight", {64, 64}, GgmlType::I32}}, PlanOptions{GgmlType::F16, {}, {}}); });
+  EXPECT_NE(msg.find("I32"), std::string::npos) << msg;
+}
+
+TEST(OutputPlan, BlockLinears) {
+  for (const char* n : {"blk.0.attn_q.weight", "blk.12.attn_k.weight", "blk.1.attn_v.weight", "blk.1.attn_output.weight",
+                        "blk.2.ffn_gate.weight", "blk.2.ffn_up.weight", "blk.2.ffn_down.weight", "blk.0.attn_qkv.weight"})
+    EXPECT_TRUE(is_block_linear(n)) << n;
+  for (const char* n : {"token_embd.weight", "output.weight", "blk.0.ffn_gate_inp.weight", "blk.0.attn_norm.weight",
+                        "blk.0.attn_q.bias"})
+    EXPECT_FALSE(is_block_linear(n)) << n;
+}
+
+TEST(OutputTypeNames, ParsesLlamaQuantizeNames) {
+  EXPECT_EQ(parse_output_type("q4_0"), GgmlType::Q4_0);
+  EXPECT_EQ(parse_output_type("Q8_0"), GgmlType::Q8_0);
+  EXPECT_EQ(parse_output_type("Q5_1"), GgmlType::Q5_1);
+  EXPECT_EQ(parse_output_type("bf16"), GgmlType::BF16);
+  EXPECT_EQ(parse_output_type("F32"), GgmlType::F32);
+  EXPECT_EQ(parse_output_type("2"), GgmlType::Q4_0);    // LLAMA_FTYPE_MOSTLY_Q4_0
+  EXPECT_EQ(parse_output_type("32"), GgmlType::BF16);   // LLAMA_FTYPE_MOSTLY_BF16
+  EXPECT_EQ(parse_tensor_type("q8_0", "--output-tensor-type"), GgmlType::Q8_0);
+
+  const std::string supported = "supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32";
+  for (const char* k : {"Q4_K_M", "q6_k", "IQ2_XXS", "Q3_K_L", "TQ1_0", "MXFP4_MOE", "15"}) {
+    const std::string msg = error_of([k] { parse_output_type(k); });
+    EXPECT_NE(msg.find("not supported yet, " + supported), std::string::npos) << k << ": " << msg;
+  }
+  std::string msg = error_of([] { parse_output_type("Q4_9"); });
+  EXPECT_NE(msg.find("'Q4_9' is unknown, " + supported), std::string::npos) << msg;
+  msg = error_of([] { parse_tensor_type("Q6_K", "--output-tensor-type"); });
+  EXPECT_NE(msg.find("--output-tensor-type type Q6_K is not supported yet"), std::string::npos) << msg;
+  msg = error_of([] { parse_output_type("99999999999"); });
+  EXPECT_NE(msg.find("not supported yet"), std::string::npos) << msg;
+}
+
+TEST(OutputTypeNames, LlamaFileTypes) {
+  EXPECT_EQ(llama_file_type(GgmlType::F32), 0u);
+  EXPECT_EQ(llama_file_type(GgmlType::F16), 1u);
+  EXPECT_EQ(llama_file_type(GgmlType::Q4_0), 2u);
+  EXPECT_EQ(llama_file_type(GgmlType::Q4_1), 3u);
+  EXPECT_EQ(llama_file_type(GgmlType::Q8_0), 7u);
+  EXPECT_EQ(llama_file_type(GgmlType::Q5_0), 8u);
+  EXPECT_EQ(llama_file_type(GgmlType::Q5_1), 9u);
+  EXPECT_EQ(llama_file_type(GgmlType::BF16), 32u);
+  EXPECT_NE(error_of([] { llama_file_type(GgmlType::Q6_K); }).find("no llama file type for Q6_K"), std::string::npos);
+  EXPECT_NE(error_of([] { plan_output({}, PlanOptions{GgmlType::Q4_K, {}, {}}); }).find("not supported yet"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vkq::io
