@@ -100,4 +100,101 @@ class VKQ_API Cancelled : public Error {
   Cancelled() : Error("cancelled: no output was written") {}
 };
 
+// ---- evaluation -------------------------------------------------------------------------
+
+struct PerplexityOptions {
+  std::string model_path;      // GGUF (any type vkquant reads, including its own output) or llama2.c .bin
+  std::string tokenizer_path;  // llama2.c tokenizer (tok512.bin) for a .bin model; GGUF carries its own
+  std::string text_path;       // UTF-8 text
+  double text_begin = 0.0, text_end = 1.0;  // the byte range of the text to use, as fractions
+  uint32_t ctx = 0;            // window length; 0 = the model's context, capped at 2048
+  uint32_t max_windows = 0;    // 0 = all
+  std::string device;          // selector, as for list_devices
+};
+
+struct PerplexityResult {
+  double perplexity = 0;
+  double mean_nll = 0;         // nats per predicted token
+  uint64_t windows = 0;
+  uint64_t tokens = 0;         // predicted tokens (every token after the first of each window)
+  uint32_t ctx = 0;
+  std::string device;
+  double seconds = 0;
+};
+
+// ---- quantization ------------------------------------------------------------------------
+
+struct QuantizeOptions {
+  std::string model_path;       // GGUF with F32/F16/BF16 weights, or a llama2.c .bin (with tokenizer_path)
+  std::string tokenizer_path;   // llama2.c tokenizer for a .bin model
+  std::string calib_path;       // calibration text (UTF-8)
+  std::string output_path;      // OUT.gguf; "" only with a generic grid type (evaluation only)
+  bool force = false;           // overwrite an existing OUT (and OUT.json)
+
+  // Output type: a llama-quantize name (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32), or a generic
+  // integer grid "INT<bits>[g<group>][s]" (e.g. INT3g32) that GGUF cannot store: evaluation only.
+  std::string type = "Q4_0";
+  std::string token_embedding_type;  // override (llama-quantize's --token-embedding-type)
+  std::string output_tensor_type;    // override (--output-tensor-type)
+
+  std::string method = "gptq";  // rtn | gptq | beam
+  uint32_t beam_width = 4;      // K, for method beam
+  double damp = 0.01;           // δ, relative to mean(diag H)
+  double lambda = 0;            // SARQC strength λ (relative to mean(diag H)); 0 = plain GPTQ
+  std::string saliency = "act"; // unit | hdiag | act | act2 (used when lambda > 0)
+  std::string alpha_mode = "fixed";  // fixed | sampled (Beta(5,5) folded, per calibration sequence)
+  double alpha = 0;             // fixed α: 0 = GPTQ (symmetric), 0.25 = GPTAQ setting
+  bool act_order = true;
+  bool static_groups = true;
+  uint32_t block = 128;         // B, columns per error-feedback block
+  bool clip_search = false;     // per-group clip search scored with H̃ (§3 GS)
+
+  uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
+  uint32_t calib_len = 2048;
+  double calib_begin = 0.0, calib_end = 1.0;  // part of the calibration text to use (fractions)
+  uint64_t seed = 0;            // calibration window choice and sampled α
+  uint32_t chunk_tokens = 8192; // tokens per forward chunk on the device
+
+  std::string device;
+  bool write_report = true;     // OUT.json beside the output
+
+  // Optional evaluation of the quantized model in the same run (needed for generic grids).
+  std::string eval_text_path;
+  double eval_begin = 0.0, eval_end = 1.0;
+  uint32_t eval_ctx = 0;
+  uint32_t eval_max_windows = 0;
+};
+
+struct TensorResult {
+  std::string name;
+  std::string type;             // output type
+  std::string method;           // gptq, rtn (no calibration statistics), copy, convert
+  double loss = -1;             // tr((T − Q) H (T − Q)ᵀ)/rows for calibrated tensors, else -1
+  uint32_t rows = 0, cols = 0;
+  double seconds = 0;
+  std::string note;             // fallback reason
+  std::vector<std::string> damping_retries;
+};
+
+struct QuantizeResult {
+  std::string output_path, report_path;  // empty when not written
+  std::string device;
+  std::vector<TensorResult> tensors;
+  std::vector<std::string> notes;
+  double seconds = 0;
+  uint64_t peak_device_bytes = 0;
+  uint64_t calibration_tokens = 0;
+  bool evaluated = false;
+  PerplexityResult evaluation;  // of the quantized model, when eval_text_path was given
+};
+
+// ALGORITHMS.md §6: non-overlapping windows of ctx tokens, every token after the first scored.
+VKQ_API PerplexityResult perplexity(const PerplexityOptions& options, const ProgressCallback& progress = {},
+                                    const CancelFlag* cancel = nullptr);
+
+// Quantizes a model with calibration (true-sequential, block by block) and writes OUT.partial,
+// renamed to OUT only when complete. Never overwrites an existing OUT without options.force.
+VKQ_API QuantizeResult quantize(const QuantizeOptions& options, const ProgressCallback& progress = {},
+                                const CancelFlag* cancel = nullptr);
+
 }  // namespace vkq

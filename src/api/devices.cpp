@@ -6,8 +6,6 @@
 
 namespace vkq {
 
-const char* version() { return "0.1.0"; }
-
 std::vector<DeviceSummary> list_devices(const std::string& selector) {
   const auto probes = vk::Context::list_devices();
   std::vector<DeviceSummary> out;

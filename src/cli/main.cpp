@@ -13,15 +13,22 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Examples:\n"
+      "  vkquant quantize model-f16.gguf --calib text.txt -t Q4_0 -o model-q4_0.gguf\n"
       "  vkquant devices                 list Vulkan devices and their probed features\n"
       "  vkquant selftest                check every kernel against its float64 reference\n"
+      "  vkquant perplexity model.gguf --text wiki.test.raw --ctx 512\n"
       "Device choice: --device INDEX|NAME, or the VKQ_DEVICE environment variable.");
+  vkq::cli::add_quantize_command(app);
+  vkq::cli::add_perplexity_command(app);
   vkq::cli::add_devices_command(app);
   vkq::cli::add_selftest_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const vkq::Cancelled& e) {
+    std::fprintf(stderr, "vkquant: %s\n", e.what());
+    return 130;
   } catch (const vkq::Error& e) {
     std::fprintf(stderr, "vkquant: error: %s\n", e.what());
     return 1;

@@ -10,6 +10,12 @@ const std::vector<Case>& all_cases() {
       {"gemm", gemm_case},
       {"gram_accumulate", gram_case},
       {"cholesky", cholesky_case},
+      {"cross_gram_accumulate", cross_gram_case},
+      {"rtn_quantize", rtn_case},
+      {"clip_search", clip_search_case},
+      {"gptq_sweep_block", gptq_sweep_case},
+      {"beam_sweep", beam_case},
+      {"forward ops", forward_ops_case},
   };
   return cases;
 }

@@ -26,6 +26,12 @@ const std::vector<Case>& all_cases();
 std::vector<SelftestRow> gemm_case(vk::Context& ctx, std::mt19937_64& rng);
 std::vector<SelftestRow> gram_case(vk::Context& ctx, std::mt19937_64& rng);
 std::vector<SelftestRow> cholesky_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> cross_gram_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> rtn_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> gptq_sweep_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> beam_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng);
 
 // Max-norm relative error; NaN/Inf anywhere gives +inf (an unwritten poisoned element fails).
 double relative_error(const std::vector<float>& got, const std::vector<double>& want);

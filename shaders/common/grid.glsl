@@ -1,0 +1,121 @@
+// ALGORITHMS.md §3 — grids on the device: the generic b-bit integer grid (2..8 bits, symmetric or
+// asymmetric) and the GGUF legacy blocks Q8_0, Q4_0, Q4_1, Q5_0, Q5_1. The same conventions as
+// src/reference/grid.hpp (read its header); the reference computes in float64, this in fp32, so a
+// code can differ only where w/scale lies within fp32 rounding of a rounding boundary (a near-tie),
+// and then by exactly one step. The symmetric INT grid puts a group's negative extreme exactly on a
+// tie (x = −maxq/2), so there fp32 and float64 break the tie independently.
+//
+// Device layout of GroupParams (one per (row, group)): vec4(scale, zero, min, 0); every format
+// dequantizes as ŵ = scale·(q − zero) + min (INT: min = 0; Q8_0/Q4_0/Q5_0: zero = 0/8/16, min = 0;
+// Q4_1/Q5_1: zero = 0, min = m). GGUF scale and min are fp16-rounded before any weight is rounded.
+//
+// Usage: fold a group into a GridAcc (grid_acc_first, then grid_acc_add in column order, or
+// grid_acc_merge(earlier, later) in a reduction), grid_params(acc, ...) -> vec4, then
+// grid_quantize(w, params, ...) -> code and grid_dequantize(code, params) -> ŵ.
+
+#ifndef VKQ_GRID_GLSL
+#define VKQ_GRID_GLSL
+
+// Same numbering as vkq::ref::GridFormat.
+const uint GRID_INT = 0u;
+const uint GRID_Q8_0 = 1u;
+const uint GRID_Q4_0 = 2u;
+const uint GRID_Q4_1 = 3u;
+const uint GRID_Q5_0 = 4u;
+const uint GRID_Q5_1 = 5u;
+
+// Running min-max statistics of one group, in column order.
+struct GridAcc {
+  float lo;    // min w
+  float hi;    // max w
+  float amax;  // max |w|
+  float vext;  // the first value of largest magnitude (Q4_0/Q5_0's signed v)
+};
+
+GridAcc grid_acc_first(float w) { return GridAcc(w, w, abs(w), w); }
+
+void grid_acc_add(inout GridAcc a, float w) {
+  a.lo = min(a.lo, w);
+  a.hi = max(a.hi, w);
+  if (abs(w) > a.amax) {  // strict: the first value of largest magnitude wins ties (ggml)
+    a.amax = abs(w);
+    a.vext = w;
+  }
+}
+
+// `later` covers columns after `earlier`'s, so ties keep `earlier`'s extreme.
+GridAcc grid_acc_merge(GridAcc earlier, GridAcc later) {
+  GridAcc r = earlier;
+  r.lo = min(earlier.lo, later.lo);
+  r.hi = max(earlier.hi, later.hi);
+  if (later.amax > earlier.amax) {
+    r.amax = later.amax;
+    r.vext = later.vext;
+  }
+  return r;
+}
+
+// Round to the nearest fp16 value, ties to even, in integer arithmetic: packHalf2x16's rounding
+// mode is implementation-defined in Vulkan, and GGUF codes must be rounded against exactly the
+// stored value. Overflow gives ±inf (the host rejects non-finite params, as the reference does).
+float grid_round_half(float x) {
+  const float ax = abs(x);
+  if (isnan(x)) return x;
+  if (ax >= 65520.0) return uintBitsToFloat((floatBitsToUint(x) & 0x80000000u) | 0x7f800000u);  // ±inf
+  if (ax < 6.103515625e-05) {  // fp16 subnormal range: multiples of 2^-24, exact in fp32
+    return roundEven(x * 16777216.0) * 5.9604644775390625e-08;
+  }
+  uint u = floatBitsToUint(x);
+  const uint rem = u & 0x1fffu;
+  u >>= 13;
+  if (rem > 0x1000u || (rem == 0x1000u && (u & 1u) != 0u)) u += 1u;  // a carry bumps the exponent
+  return uintBitsToFloat(u << 13);
+}
+
+// Inclusive code range: INT [0, 2^b − 1], Q8_0 [−127, 127], Q4 [0, 15], Q5 [0, 31].
+ivec2 grid_code_range(uint fmt, uint bits) {
+  if (fmt == GRID_INT) return ivec2(0, (1 << int(bits)) - 1);
+  if (fmt == GRID_Q8_0) return ivec2(-127, 127);
+  if (fmt == GRID_Q4_0 || fmt == GRID_Q4_1) return ivec2(0, 15);
+  return ivec2(0, 31);
+}
+
+// Min-max params of a group; `shrink` (≤ 1, clip search) scales the range: INT/Q4_1/Q5_1 shrink
+// min and max alike, Q8_0 shrinks amax, Q4_0/Q5_0 shrink v.
+vec4 grid_params(GridAcc a, uint fmt, uint bits, bool symmetric, float shrink) {
+  if (fmt == GRID_INT) {
+    const float maxq = float((1 << int(bits)) - 1);
+    float lo = min(a.lo, 0.0) * shrink;  // the range is widened to contain 0 (GPTQ)
+    float hi = max(a.hi, 0.0) * shrink;
+    if (symmetric) {
+      const float am = max(-lo, hi);
+      lo = -am;
+      hi = am;
+    }
+    // Scale-0 guard: GPTQ's range [−1, 1], codes decode to 0. Its zero point maxq/2 + 0.5 is an
+    // exact tie that fp32 would round down; the reference's value is (maxq + 1)/2 for every b.
+    if (lo == 0.0 && hi == 0.0) return vec4(2.0 / maxq, (maxq + 1.0) * 0.5, 0.0, 0.0);
+    const float scale = (hi - lo) / maxq;
+    const float zero = symmetric ? (maxq + 1.0) * 0.5 : floor(-lo / scale + 0.5);
+    return vec4(scale, zero, 0.0, 0.0);
+  }
+  if (fmt == GRID_Q8_0) return vec4(grid_round_half(a.amax * shrink / 127.0), 0.0, 0.0, 0.0);
+  if (fmt == GRID_Q4_0) return vec4(grid_round_half(a.vext * shrink / -8.0), 8.0, 0.0, 0.0);
+  if (fmt == GRID_Q5_0) return vec4(grid_round_half(a.vext * shrink / -16.0), 16.0, 0.0, 0.0);
+  const float levels = fmt == GRID_Q4_1 ? 15.0 : 31.0;
+  const float lo = a.lo * shrink, hi = a.hi * shrink;
+  return vec4(grid_round_half((hi - lo) / levels), 0.0, grid_round_half(lo), 0.0);
+}
+
+// Code of w: x = (w − min)/scale (0 when scale = 0); Q8_0 rounds half away from zero, every other
+// format floor(x + 0.5) + zero; clamped to the code range (in float first: x may be huge).
+int grid_quantize(float w, vec4 p, uint fmt, uint bits) {
+  const ivec2 r = grid_code_range(fmt, bits);
+  const float x = p.x != 0.0 ? (w - p.z) / p.x : 0.0;
+  const float q = fmt == GRID_Q8_0 ? sign(x) * floor(abs(x) + 0.5) : floor(x + 0.5) + p.y;
+  return int(clamp(q, float(r.x), float(r.y)));
+}
+
+float grid_dequantize(int code, vec4 p) { return p.x * (float(code) - p.y) + p.z; }
+
+#endif  // VKQ_GRID_GLSL

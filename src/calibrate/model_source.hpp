@@ -1,0 +1,27 @@
+// Opens a model file and the tokenizer that goes with it: a GGUF carries its vocabulary; a
+// llama2.c checkpoint needs its tokenizer file (--tokenizer).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model/model_weights.hpp"
+#include "model/tokenizer.hpp"
+
+namespace vkq::calibrate {
+
+struct ModelSource {
+  model::ModelWeights weights;
+  std::unique_ptr<model::Tokenizer> tokenizer;
+};
+
+// vkq::Error naming the file when it is missing, unreadable or not a model, and naming
+// --tokenizer when a llama2.c checkpoint comes without one.
+ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path);
+
+// The bytes [begin, end) of a text file given as fractions of its size (0..1), cut back to
+// whole lines so that no word is split. vkq::Error naming the file (missing, unreadable, empty
+// range, bad fractions).
+std::string read_text_range(const std::string& path, double begin, double end);
+
+}  // namespace vkq::calibrate

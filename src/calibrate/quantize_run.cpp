@@ -1,0 +1,524 @@
+#include "calibrate/quantize_run.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <numeric>
+
+#include "calibrate/calibration_data.hpp"
+#include "calibrate/model_source.hpp"
+#include "calibrate/perplexity_eval.hpp"
+#include "calibrate/progress_tracker.hpp"
+#include "calibrate/quantize_settings.hpp"
+#include "calibrate/run_report.hpp"
+#include "common/float16.hpp"
+#include "forward/transformer_model.hpp"
+#include "io/output_plan.hpp"
+#include "io/quantized_gguf_writer.hpp"
+#include "kernels/cross_gram.hpp"
+#include "kernels/gram.hpp"
+#include "kernels/rtn.hpp"
+#include "model/gguf.hpp"
+#include "quant/layer_quantizer.hpp"
+#include "reference/alpha_sampling.hpp"
+#include "vk/context.hpp"
+
+namespace vkq::calibrate {
+
+namespace {
+
+using forward::LinearGroup;
+using Clock = std::chrono::steady_clock;
+
+struct Stage {
+  LinearGroup group;
+  std::vector<std::string> linears;  // TransformerModel names
+};
+
+const std::vector<Stage>& stages() {
+  static const std::vector<Stage> s = {{LinearGroup::AttnQkv, {"attn_q", "attn_k", "attn_v"}},
+                                       {LinearGroup::AttnOutput, {"attn_output"}},
+                                       {LinearGroup::FfnGateUp, {"ffn_gate", "ffn_up"}},
+                                       {LinearGroup::FfnDown, {"ffn_down"}}};
+  return s;
+}
+
+std::string tensor_name(uint32_t block, const std::string& linear) {
+  return "blk." + std::to_string(block) + "." + linear + ".weight";
+}
+
+uint32_t group_input_width(const model::LlamaConfig& c, LinearGroup g) {
+  switch (g) {
+    case LinearGroup::AttnOutput: return c.q_dim();
+    case LinearGroup::FfnDown: return c.hidden_dim;
+    default: return c.dim;
+  }
+}
+
+// Calibration sequences grouped so that one chunk of whole sequences fits `chunk_tokens`.
+struct Chunk {
+  size_t first_seq = 0, n_seqs = 0;
+  uint64_t first_token = 0;
+  uint32_t tokens = 0;
+};
+
+std::vector<Chunk> make_chunks(const std::vector<std::vector<int32_t>>& seqs, uint32_t chunk_tokens) {
+  std::vector<Chunk> chunks;
+  uint64_t token = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const uint32_t len = uint32_t(seqs[i].size());
+    if (chunks.empty() || (chunks.back().tokens + len > chunk_tokens && chunks.back().n_seqs > 0))
+      chunks.push_back({i, 0, token, 0});
+    chunks.back().n_seqs++;
+    chunks.back().tokens += len;
+    token += len;
+  }
+  return chunks;
+}
+
+forward::TokenBatch chunk_batch(const std::vector<std::vector<int32_t>>& seqs, const Chunk& c) {
+  return forward::TokenBatch::from_sequences(
+      std::vector<std::vector<int32_t>>(seqs.begin() + long(c.first_seq), seqs.begin() + long(c.first_seq + c.n_seqs)));
+}
+
+// The activations of every calibration token (tokens x dim), on the host.
+struct Activations {
+  uint32_t dim = 0;
+  std::vector<float> x;
+  float* rows(uint64_t first_token) { return x.data() + first_token * dim; }
+};
+
+struct Solved {
+  std::vector<int32_t> codes;
+  std::vector<float> d, m;  // per 32-column block
+};
+
+class Driver {
+ public:
+  Driver(const QuantizeOptions& o, const ProgressCallback& progress, const CancelFlag* cancel)
+      : opt_(o), progress_(progress), cancel_(cancel) {}
+
+  QuantizeResult run();
+
+ private:
+  void embed_all(forward::TransformerModel& model, Activations& out);
+  void collect_statistics(uint32_t block, const Stage& stage, kernels::GramAccumulator& gram,
+                          kernels::CrossGramAccumulator* cross);
+  void advance_block(forward::TransformerModel& model, uint32_t block, Activations& x);
+  void solve_stage(uint32_t block, const Stage& stage);
+  void round_uncalibrated(const io::TensorPlan& t);
+  Solved pack_for_gguf(const quant::LayerQuantOutput& out) const;
+  void write_output();
+  void evaluate();
+
+  const QuantizeOptions& opt_;
+  ProgressCallback progress_;
+  const CancelFlag* cancel_;
+  std::unique_ptr<ProgressTracker> tracker_;
+  std::unique_ptr<ModelSource> src_;
+  OutputTarget target_;
+  io::OutputPlan plan_;
+  CalibrationSet calib_;
+  std::vector<Chunk> chunks_;
+  std::vector<double> alphas_;  // per sequence, sampled α
+  std::unique_ptr<vk::Context> ctx_;
+  std::unique_ptr<forward::TransformerModel> model_q_, model_f_;
+  std::unique_ptr<io::QuantizedGgufWriter> writer_;
+  Activations xq_, xf_;
+  std::map<std::string, Solved> solved_;
+  std::map<std::string, TensorResult> results_;
+  std::vector<std::string> notes_;
+  double stage_units_ = 0;
+};
+
+void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
+  out.dim = model.config().dim;
+  const uint64_t tokens = std::accumulate(chunks_.begin(), chunks_.end(), uint64_t(0),
+                                          [](uint64_t a, const Chunk& c) { return a + c.tokens; });
+  out.x.assign(tokens * out.dim, 0.0f);
+  for (const Chunk& c : chunks_) {
+    auto batch = chunk_batch(calib_.sequences, c);
+    auto db = model.prepare(batch);
+    vk::Buffer x = model.make_activations(c.tokens, "embedded chunk");
+    vk::Stream s(*ctx_);
+    model.embed(s, db, x);
+    s.submit_and_wait();
+    vk::download(*ctx_, x, out.rows(c.first_token), uint64_t(c.tokens) * out.dim * 4);
+  }
+}
+
+void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::GramAccumulator& gram,
+                                kernels::CrossGramAccumulator* cross) {
+  const uint32_t dim = xq_.dim;
+  {
+    vk::Stream s(*ctx_);
+    gram.reset(s);
+    if (cross) cross->reset(s);
+    s.submit_and_wait();
+  }
+  for (const Chunk& c : chunks_) {
+    tracker_->check_cancelled();
+    auto batch = chunk_batch(calib_.sequences, c);
+    auto db = model_q_->prepare(batch);
+    vk::Buffer xin = model_q_->make_activations(c.tokens, "calibration input");
+    vk::Buffer xout = model_q_->make_activations(c.tokens, "calibration output");
+    vk::upload(*ctx_, xin, xq_.rows(c.first_token), uint64_t(c.tokens) * dim * 4);
+    const uint32_t width = group_input_width(model_q_->config(), stage.group);
+    // The full-precision chain's input of this group, kept for the cross-Gram (α ≠ 0).
+    vk::Buffer xf_group;
+    std::optional<forward::DeviceBatch> dbf;
+    vk::Buffer xf_in, xf_out;
+    if (cross) {
+      dbf.emplace(model_f_->prepare(batch));
+      xf_in = model_f_->make_activations(c.tokens, "full-precision input");
+      xf_out = model_f_->make_activations(c.tokens, "full-precision output");
+      vk::upload(*ctx_, xf_in, xf_.rows(c.first_token), uint64_t(c.tokens) * dim * 4);
+      xf_group = vk::Buffer(*ctx_, uint64_t(c.tokens) * width * 4, vk::MemoryUse::Device, "full-precision group input");
+      forward::CaptureFn keep = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens, uint32_t cols) {
+        if (g == stage.group) s.copy(x, xf_group, uint64_t(tokens) * cols * 4);
+      };
+      vk::Stream s(*ctx_);
+      model_f_->forward_block(s, block, xf_in, *dbf, xf_out, &keep);
+      s.submit_and_wait();
+    }
+    forward::CaptureFn accumulate = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens,
+                                        uint32_t cols) {
+      if (g != stage.group) return;
+      gram.accumulate(s, x, tokens, kernels::ActivationType::F32);
+      if (!cross) return;
+      if (alphas_.empty()) {
+        cross->accumulate(s, xf_group, x, tokens, 1.0f);
+      } else {  // sampled α: each sequence weighs its own ΔX by α_s
+        uint64_t offset = 0;
+        for (size_t q = 0; q < c.n_seqs; ++q) {
+          const uint32_t len = uint32_t(calib_.sequences[c.first_seq + q].size());
+          cross->accumulate(s, xf_group, x, len, float(alphas_[c.first_seq + q]), offset * cols, offset * cols);
+          offset += len;
+        }
+      }
+    };
+    vk::Stream s(*ctx_);
+    model_q_->forward_block(s, block, xin, db, xout, &accumulate);
+    s.submit_and_wait();
+    tracker_->advance(double(c.tokens));
+  }
+}
+
+void Driver::advance_block(forward::TransformerModel& model, uint32_t block, Activations& x) {
+  for (const Chunk& c : chunks_) {
+    tracker_->check_cancelled();
+    auto batch = chunk_batch(calib_.sequences, c);
+    auto db = model.prepare(batch);
+    vk::Buffer xin = model.make_activations(c.tokens, "block input");
+    vk::Buffer xout = model.make_activations(c.tokens, "block output");
+    vk::upload(*ctx_, xin, x.rows(c.first_token), uint64_t(c.tokens) * x.dim * 4);
+    vk::Stream s(*ctx_);
+    model.forward_block(s, block, xin, db, xout);
+    s.submit_and_wait();
+    vk::download(*ctx_, xout, x.rows(c.first_token), uint64_t(c.tokens) * x.dim * 4);
+    tracker_->advance(double(c.tokens));
+  }
+}
+
+Solved Driver::pack_for_gguf(const quant::LayerQuantOutput& out) const {
+  Solved s;
+  s.codes = out.codes;
+  for (const auto& p : out.params) {
+    if (!std::isfinite(p.scale) || !std::isfinite(p.min) || std::abs(p.scale) > 65504 || std::abs(p.min) > 65504)
+      throw Error(out.name + ": a block scale overflows fp16 (|d| > 65504); the weights are too large for this type");
+    s.d.push_back(float(p.scale));
+    s.m.push_back(float(p.min));
+  }
+  return s;
+}
+
+void Driver::solve_stage(uint32_t block, const Stage& stage) {
+  const auto& cfg = model_q_->config();
+  const uint32_t n = group_input_width(cfg, stage.group);
+  // Which linears of this group get calibrated codes, and with which grid.
+  std::map<std::string, ref::GridSpec> grids;
+  for (const auto& lin : stage.linears) {
+    const std::string name = tensor_name(block, lin);
+    if (target_.generic) {
+      grids[lin] = target_.grid;
+      continue;
+    }
+    const io::TensorPlan* t = plan_.find(name);
+    if (!t) throw Error(name + ": missing from the model");
+    if (t->action == io::TensorAction::quantize) {
+      grids[lin] = grid_for_gguf_type(t->output_type);
+    } else if (t->output_type == model::GgmlType::F16 || t->output_type == model::GgmlType::BF16) {
+      // The quantized chain must see what the file will hold: the weights rounded to 16 bits.
+      auto w = src_->weights.linear(block, lin).data;
+      for (auto& v : w) v = t->output_type == model::GgmlType::F16 ? round_to_half(v) : bf16_to_float(float_to_bf16(v));
+      model_q_->set_linear_weights(block, lin, w);
+    }
+  }
+  if (grids.empty()) {
+    tracker_->advance(stage_units_);
+    return;
+  }
+  kernels::GramAccumulator gram(*ctx_, n);
+  std::unique_ptr<kernels::CrossGramAccumulator> cross;
+  const bool need_d = opt_.alpha_mode == "sampled" || opt_.alpha > 0;
+  if (need_d) cross = std::make_unique<kernels::CrossGramAccumulator>(*ctx_, n);
+  tracker_->begin("calibrate", "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group),
+                  block + 1, cfg.n_layers);
+  collect_statistics(block, stage, gram, cross.get());
+  vk::Buffer h(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "H");
+  vk::Buffer d;
+  {
+    vk::Stream s(*ctx_);
+    gram.finalize(s, h);
+    if (cross) {
+      d = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "D");
+      cross->finalize(s, d);
+    }
+    s.submit_and_wait();
+  }
+  quant::LayerStatistics stats;
+  stats.h = &h;
+  stats.d = cross ? &d : nullptr;
+  stats.n = n;
+  stats.channel_mean_abs = gram.channel_stats_host().mean_abs;
+  // Linears of one group may differ in grid only through the plan; solve each grid's set together.
+  std::map<std::string, std::vector<std::string>> by_grid;
+  for (const auto& [lin, g] : grids)
+    by_grid[std::to_string(int(g.format)) + "/" + std::to_string(g.bits) + "/" + std::to_string(g.group)].push_back(lin);
+  for (const auto& [key, lins] : by_grid) {
+    const auto t0 = Clock::now();
+    quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grids[lins.front()]));
+    std::vector<std::vector<float>> ws;
+    std::vector<quant::LayerWeights> layers;
+    ws.reserve(lins.size());
+    for (const auto& lin : lins) {
+      auto wm = src_->weights.linear(block, lin);
+      ws.push_back(std::move(wm.data));
+      layers.push_back({tensor_name(block, lin), &ws.back(), wm.rows});
+    }
+    tracker_->begin("quantize", "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group),
+                    block + 1, cfg.n_layers);
+    const auto outs = lq.quantize_group(layers, stats, "blk." + std::to_string(block) + " " +
+                                                           forward::linear_group_name(stage.group));
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count() / double(outs.size());
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const auto& out = outs[i];
+      model_q_->set_linear_weights(block, lins[i], out.dequantized);
+      TensorResult& r = results_[out.name];
+      r.name = out.name;
+      r.method = opt_.method;
+      r.loss = out.loss;
+      r.rows = out.rows;
+      r.cols = out.cols;
+      r.seconds = seconds;
+      r.damping_retries = out.damping_retries;
+      for (const auto& msg : out.damping_retries) tracker_->notice(msg);
+      if (!target_.generic) solved_[out.name] = pack_for_gguf(out);
+    }
+  }
+  tracker_->advance(stage_units_ * 0.5);
+}
+
+void Driver::round_uncalibrated(const io::TensorPlan& t) {
+  // No calibration statistics reach the embedding or the output head: round to nearest (RTN).
+  const auto t0 = Clock::now();
+  const uint32_t rows = uint32_t(t.rows()), cols = uint32_t(t.cols());
+  const auto values = src_->weights.tensor(t.name, rows, cols).data;
+  const ref::GridSpec grid = grid_for_gguf_type(t.output_type);
+  kernels::Rtn rtn(*ctx_, grid);
+  const uint32_t groups = kernels::grid_groups_per_row(grid, cols);
+  vk::Buffer w = vk::upload_new(*ctx_, values, t.name);
+  vk::Buffer params(*ctx_, uint64_t(rows) * groups * 16, vk::MemoryUse::Device, t.name + " params");
+  vk::Buffer codes(*ctx_, uint64_t(rows) * cols * 4, vk::MemoryUse::Device, t.name + " codes");
+  vk::Buffer q(*ctx_, uint64_t(rows) * cols * 4, vk::MemoryUse::Device, t.name + " Q");
+  vk::Stream s(*ctx_);
+  kernels::RtnShape shape;
+  shape.m = rows, shape.n = cols;
+  rtn.run(s, w, params, codes, q, shape);
+  s.submit_and_wait();
+  quant::LayerQuantOutput out;
+  out.name = t.name;
+  out.codes = vk::download_all<int32_t>(*ctx_, codes, size_t(rows) * cols);
+  out.params = kernels::params_from_device(vk::download_all<float>(*ctx_, params, size_t(rows) * groups * 4));
+  solved_[t.name] = pack_for_gguf(out);
+  TensorResult& r = results_[t.name];
+  r.name = t.name;
+  r.method = "rtn";
+  r.rows = rows;
+  r.cols = cols;
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.note = t.reason;
+}
+
+void Driver::write_output() {
+  tracker_->begin("write", opt_.output_path, 1, 1);
+  for (const auto& t : plan_.tensors) {
+    tracker_->check_cancelled();
+    TensorResult& r = results_[t.name];
+    r.name = t.name;
+    r.type = model::ggml_type_name(t.output_type);
+    if (r.note.empty() && t.fallback) r.note = t.reason;
+    if (t.action == io::TensorAction::quantize) {
+      const Solved& sv = solved_.at(t.name);
+      const bool has_m = t.output_type == model::GgmlType::Q4_1 || t.output_type == model::GgmlType::Q5_1;
+      writer_->write_quantized(t.name, sv.codes, sv.d, has_m ? std::span<const float>(sv.m) : std::span<const float>());
+    } else {
+      writer_->write_from_input(t.name);
+      if (r.method.empty()) r.method = io::tensor_action_name(t.action);
+      r.rows = uint32_t(t.rows());
+      r.cols = uint32_t(t.cols());
+    }
+  }
+  writer_->finish();
+}
+
+QuantizeResult Driver::run() {
+  validate_quantize_options(opt_);
+  target_ = parse_output_target(opt_.type);
+  if (!target_.generic && opt_.output_path.empty()) throw Error("-o: an output file is required for type " + opt_.type);
+  if (target_.generic && opt_.eval_text_path.empty())
+    throw Error("type " + opt_.type + " is a generic grid GGUF cannot store: give --eval-text to measure it");
+  tracker_ = std::make_unique<ProgressTracker>(progress_, cancel_, 1.0);
+  tracker_->begin("load", opt_.model_path, 1, 1);
+  src_ = std::make_unique<ModelSource>(open_model_source(opt_.model_path, opt_.tokenizer_path));
+  const model::LlamaConfig cfg = src_->weights.config();
+  if (!target_.generic) {
+    if (!src_->weights.gguf())
+      throw Error(opt_.model_path + ": writing GGUF from a llama2.c checkpoint is not supported yet; convert it to "
+                                    "GGUF first or evaluate a generic grid with --eval-text");
+    io::PlanOptions po;
+    po.type = target_.gguf;
+    if (!opt_.token_embedding_type.empty())
+      po.token_embedding_type = io::parse_tensor_type(opt_.token_embedding_type, "--token-embedding-type");
+    if (!opt_.output_tensor_type.empty())
+      po.output_tensor_type = io::parse_tensor_type(opt_.output_tensor_type, "--output-tensor-type");
+    plan_ = io::plan_output(*src_->weights.gguf(), po);
+    for (const auto& t : plan_.tensors)
+      if (t.fallback) tracker_->notice(t.reason);
+    for (const auto& n : plan_.notes) notes_.push_back(n);
+    io::RunSettings rs;
+    rs.vkquant_version = version();
+    rs.method = opt_.method;
+    rs.type = opt_.type;
+    rs.lambda = opt_.lambda;
+    rs.alpha_mode = opt_.alpha_mode;
+    rs.alpha = opt_.alpha;
+    rs.saliency = opt_.saliency;
+    rs.damp = opt_.damp;
+    rs.act_order = opt_.act_order;
+    rs.static_groups = opt_.static_groups;
+    rs.block = opt_.block;
+    rs.beam_width = opt_.method == "beam" ? opt_.beam_width : 1;
+    rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
+    rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
+    rs.seed = opt_.seed;
+    // Opened now: an existing OUT without --force fails before any calibration work.
+    tracker_->begin("tokenize", opt_.calib_path, 1, 1);
+    CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end}};
+    calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
+    rs.calib_seqs = calib_.sequences.size();
+    rs.calib_seq_len = calib_.seq_len;
+    writer_ = std::make_unique<io::QuantizedGgufWriter>(*src_->weights.gguf(), plan_, rs, opt_.output_path, opt_.force);
+    if (opt_.write_report && !opt_.force && std::filesystem::exists(report_path_for(opt_.output_path)))
+      throw Error(report_path_for(opt_.output_path) + " exists; pass --force to overwrite it");
+  } else {
+    tracker_->begin("tokenize", opt_.calib_path, 1, 1);
+    CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end}};
+    calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
+  }
+  for (const auto& n : calib_.notes) {
+    notes_.push_back(n);
+    tracker_->notice(n);
+  }
+  chunks_ = make_chunks(calib_.sequences, opt_.chunk_tokens);
+  uint64_t n_tokens = 0;
+  for (const auto& c : chunks_) n_tokens += c.tokens;
+  if (opt_.alpha_mode == "sampled") alphas_ = ref::sample_alpha(opt_.seed, calib_.sequences.size());
+
+  vk::ContextOptions co;
+  co.device = opt_.device;
+  ctx_ = std::make_unique<vk::Context>(co);
+  model_q_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights);
+  const bool need_d = opt_.alpha_mode == "sampled" || opt_.alpha > 0;
+  if (need_d) model_f_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights);
+
+  // Work units: every pass over the calibration tokens, and as much again per stage for solving.
+  const double passes_per_block = 4.0 * (need_d ? 2.0 : 1.0) + (need_d ? 2.0 : 1.0) + 4.0 * 0.5;
+  stage_units_ = double(n_tokens);
+  tracker_ = std::make_unique<ProgressTracker>(progress_, cancel_, double(cfg.n_layers) * passes_per_block * n_tokens +
+                                                                       double(n_tokens));
+  tracker_->begin("embed", "calibration tokens", 1, 1);
+  embed_all(*model_q_, xq_);
+  if (need_d) xf_ = xq_;
+  tracker_->advance(double(n_tokens));
+  for (uint32_t b = 0; b < cfg.n_layers; ++b) {
+    for (const Stage& st : stages()) solve_stage(b, st);
+    tracker_->begin("propagate", "blk." + std::to_string(b), b + 1, cfg.n_layers);
+    advance_block(*model_q_, b, xq_);
+    if (need_d) advance_block(*model_f_, b, xf_);
+  }
+  QuantizeResult result;
+  if (!target_.generic) {
+    for (const auto& t : plan_.tensors)
+      if (t.action == io::TensorAction::quantize && !t.calibrated) round_uncalibrated(t);
+    write_output();
+    result.output_path = opt_.output_path;
+  }
+  result.device = ctx_->probe().name;
+  result.calibration_tokens = n_tokens;
+  if (!opt_.eval_text_path.empty()) {
+    PerplexityOptions po;
+    const std::string text = read_text_range(opt_.eval_text_path, opt_.eval_begin, opt_.eval_end);
+    const auto tokens = src_->tokenizer->encode(text, true);
+    const uint32_t ctxlen = evaluation_context(opt_.eval_ctx, cfg.context_length);
+    const auto nll = windowed_nll(*model_q_, tokens, ctxlen, opt_.eval_max_windows, nullptr);
+    result.evaluated = true;
+    result.evaluation.mean_nll = nll.mean();
+    result.evaluation.perplexity = std::exp(nll.mean());
+    result.evaluation.windows = nll.windows;
+    result.evaluation.tokens = nll.tokens;
+    result.evaluation.ctx = ctxlen;
+    result.evaluation.device = result.device;
+  }
+  for (auto& [name, r] : results_) result.tensors.push_back(r);
+  result.notes = notes_;
+  result.peak_device_bytes = ctx_->peak_allocated_bytes();
+  result.seconds = tracker_->elapsed_seconds();
+  if (!target_.generic && opt_.write_report) {
+    RunReport rep;
+    rep.input = opt_.model_path;
+    rep.output = opt_.output_path;
+    rep.total_seconds = result.seconds;
+    rep.peak_device_bytes = result.peak_device_bytes;
+    rep.calibration_notes = calib_.notes;
+    rep.plan_notes = plan_.notes;
+    for (const auto& t : plan_.tensors) {
+      const TensorResult& r = results_[t.name];
+      TensorReport tr;
+      tr.name = t.name;
+      tr.type = r.type;
+      tr.method = r.method;
+      if (r.loss >= 0) tr.loss = r.loss;
+      tr.rows = r.rows;
+      tr.cols = r.cols;
+      tr.seconds = r.seconds;
+      tr.fallback_reason = t.fallback ? t.reason : "";
+      tr.damping_retries = r.damping_retries;
+      rep.tensors.push_back(tr);
+    }
+    result.report_path = report_path_for(opt_.output_path);
+    write_run_report(rep, result.report_path, opt_.force);
+  }
+  tracker_->finish();
+  return result;
+}
+
+}  // namespace
+
+QuantizeResult run_quantize(const QuantizeOptions& options, const ProgressCallback& progress, const CancelFlag* cancel) {
+  Driver d(options, progress, cancel);
+  return d.run();
+}
+
+}  // namespace vkq::calibrate

@@ -1,0 +1,97 @@
+#include "calibrate/quantize_settings.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <regex>
+
+#include "io/output_plan.hpp"
+
+namespace vkq::calibrate {
+
+OutputTarget parse_output_target(const std::string& type) {
+  OutputTarget t;
+  std::string up;
+  for (char c : type) up += char(std::toupper((unsigned char)c));
+  static const std::regex generic(R"(INT([2-8])(G([0-9]+))?(S)?)");
+  std::smatch m;
+  if (std::regex_match(up, m, generic)) {
+    t.generic = true;
+    t.grid.format = ref::GridFormat::INT;
+    t.grid.bits = std::stoi(m[1]);
+    t.grid.group = m[3].matched ? std::stoul(m[3]) : 128;
+    t.grid.symmetric = m[4].matched;
+    return t;
+  }
+  t.gguf = io::parse_output_type(type);  // clear error listing the supported names
+  return t;
+}
+
+ref::GridSpec grid_for_gguf_type(model::GgmlType t) {
+  ref::GridSpec g;
+  g.group = 32;
+  switch (t) {
+    case model::GgmlType::Q8_0: g.format = ref::GridFormat::Q8_0; break;
+    case model::GgmlType::Q4_0: g.format = ref::GridFormat::Q4_0; break;
+    case model::GgmlType::Q4_1: g.format = ref::GridFormat::Q4_1; break;
+    case model::GgmlType::Q5_0: g.format = ref::GridFormat::Q5_0; break;
+    case model::GgmlType::Q5_1: g.format = ref::GridFormat::Q5_1; break;
+    default:
+      throw Error(std::string("no quantization grid for type ") + model::ggml_type_name(t));
+  }
+  return g;
+}
+
+ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSpec& grid) {
+  ref::LayerQuantOptions l;
+  if (o.method == "gptq")
+    l.method = ref::Method::gptq;
+  else if (o.method == "rtn")
+    l.method = ref::Method::rtn;
+  else if (o.method == "beam")
+    l.method = ref::Method::beam;
+  else
+    throw Error("--method " + o.method + ": expected gptq, rtn or beam");
+  l.grid = grid;
+  l.act_order = o.act_order;
+  l.static_groups = o.static_groups;
+  l.block = o.block;
+  l.damp = o.damp;
+  l.lambda = o.lambda;
+  if (o.saliency == "unit")
+    l.saliency = ref::Saliency::unit;
+  else if (o.saliency == "hdiag")
+    l.saliency = ref::Saliency::hdiag;
+  else if (o.saliency == "act")
+    l.saliency = ref::Saliency::act;
+  else if (o.saliency == "act2")
+    l.saliency = ref::Saliency::act2;
+  else
+    throw Error("--saliency " + o.saliency + ": expected unit, hdiag, act or act2");
+  if (o.alpha_mode == "fixed")
+    l.alpha_mode = ref::AlphaMode::fixed;
+  else if (o.alpha_mode == "sampled")
+    l.alpha_mode = ref::AlphaMode::sampled;
+  else
+    throw Error("--alpha-mode " + o.alpha_mode + ": expected fixed or sampled");
+  l.alpha = o.alpha;
+  l.clip.enabled = o.clip_search;
+  l.beam_width = o.method == "beam" ? o.beam_width : 1;
+  l.seed = o.seed;
+  return l;
+}
+
+void validate_quantize_options(const QuantizeOptions& o) {
+  if (o.model_path.empty()) throw Error("no model given");
+  if (o.calib_path.empty()) throw Error("--calib: a calibration text is required");
+  if (o.calib_seqs == 0) throw Error("--calib-seqs must be at least 1");
+  if (o.calib_len < 2) throw Error("--calib-len must be at least 2 tokens");
+  if (o.block == 0 || o.block > 4096) throw Error("--block " + std::to_string(o.block) + ": expected 1..4096");
+  if (o.method == "beam" && (o.beam_width == 0 || o.beam_width > 64))
+    throw Error("--beam " + std::to_string(o.beam_width) + ": expected 1..64");
+  if (!(o.damp >= 0 && std::isfinite(o.damp))) throw Error("--damp must be a finite number >= 0");
+  if (!(o.lambda >= 0 && std::isfinite(o.lambda))) throw Error("--lambda must be a finite number >= 0");
+  if (!(o.alpha >= 0 && o.alpha <= 1)) throw Error("--alpha must be within [0, 1]");
+  if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
+}
+
+}  // namespace vkq::calibrate

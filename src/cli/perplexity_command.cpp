@@ -1,0 +1,50 @@
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "cli/progress_printer.hpp"
+#include "cli/range_option.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::cli {
+
+void add_perplexity_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("perplexity",
+                                 "Perplexity of a model on a text (ALGORITHMS.md §6: non-overlapping windows of "
+                                 "--ctx tokens, every token after the first scored)");
+  static PerplexityOptions opt;
+  static std::string range = "0:1";
+  static bool json = false;
+  cmd->add_option("model", opt.model_path, "Model: GGUF (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1) or llama2.c .bin")
+      ->required();
+  cmd->add_option("--text", opt.text_path, "UTF-8 text to score")->required();
+  cmd->add_option("--tokenizer", opt.tokenizer_path, "Tokenizer file for a llama2.c model (e.g. tok512.bin)");
+  cmd->add_option("--ctx", opt.ctx, "Window length in tokens (default: the model's context, at most 2048)");
+  cmd->add_option("--range", range,
+                  "Part of the text to use, as fractions BEGIN:END of its bytes (e.g. 0.5:1 for the second half; "
+                  "cut at line ends)");
+  cmd->add_option("--max-windows", opt.max_windows, "Score at most this many windows (default: all)");
+  cmd->add_option("--device", opt.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
+  cmd->add_flag("--json", json, "Print JSON progress events and the result as JSON on stdout");
+  cmd->callback([] {
+    parse_range_option(range, opt.text_begin, opt.text_end);
+    ProgressPrinter printer(json ? ProgressStyle::Json : ProgressStyle::Auto);
+    const PerplexityResult r = perplexity(opt, [&](const ProgressEvent& e) { printer(e); });
+    printer.end();
+    if (json) {
+      std::printf("%s\n", nlohmann::json{{"event", "result"}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
+                                         {"windows", r.windows}, {"tokens", r.tokens}, {"ctx", r.ctx},
+                                         {"device", r.device}, {"seconds", r.seconds}}
+                              .dump()
+                              .c_str());
+    } else {
+      std::printf("perplexity %.4f  (mean NLL %.5f nats over %llu tokens in %llu windows of %u; %s; %.1f s)\n",
+                  r.perplexity, r.mean_nll, (unsigned long long)r.tokens, (unsigned long long)r.windows, r.ctx,
+                  r.device.c_str(), r.seconds);
+    }
+    exit_code() = 0;
+  });
+}
+
+}  // namespace vkq::cli

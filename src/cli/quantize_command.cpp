@@ -1,0 +1,111 @@
+#include <nlohmann/json.hpp>
+#include <csignal>
+
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "cli/progress_printer.hpp"
+#include "cli/range_option.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::cli {
+
+namespace {
+
+CancelFlag g_cancel{false};
+extern "C" void on_interrupt(int) { g_cancel = true; }  // finish the current unit, write nothing
+
+void print_summary(const QuantizeResult& r) {
+  std::printf("%-28s %-6s %-8s %12s %10s  %s\n", "tensor", "type", "method", "loss", "seconds", "note");
+  for (const auto& t : r.tensors) {
+    const std::string loss = t.loss >= 0 ? std::to_string(t.loss) : "-";
+    std::printf("%-28s %-6s %-8s %12.12s %10.2f  %s\n", t.name.c_str(), t.type.c_str(), t.method.c_str(), loss.c_str(),
+                t.seconds, t.note.c_str());
+  }
+  for (const auto& n : r.notes) std::printf("note: %s\n", n.c_str());
+  std::printf("%s%s%s%s in %.1f s on %s; %llu calibration tokens; peak device memory %.1f MiB\n",
+              r.output_path.empty() ? "quantized (not written)" : ("wrote " + r.output_path).c_str(),
+              r.report_path.empty() ? "" : " and ", r.report_path.c_str(), "", r.seconds, r.device.c_str(),
+              (unsigned long long)r.calibration_tokens, double(r.peak_device_bytes) / (1 << 20));
+  if (r.evaluated)
+    std::printf("perplexity of the quantized model: %.4f (mean NLL %.5f over %llu tokens, %llu windows of %u)\n",
+                r.evaluation.perplexity, r.evaluation.mean_nll, (unsigned long long)r.evaluation.tokens,
+                (unsigned long long)r.evaluation.windows, r.evaluation.ctx);
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "quantize",
+      "Quantize a model's weights with calibration on the GPU and write a GGUF for llama.cpp/Ollama/LM Studio.\n"
+      "Example: vkquant quantize model-f16.gguf --calib text.txt -t Q4_0 -o model-q4_0.gguf");
+  static QuantizeOptions o;
+  static std::string calib_range = "0:1", eval_range = "0:1";
+  static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
+  cmd->add_option("model", o.model_path, "Input model: GGUF with F32/F16/BF16 weights (llama architecture)")->required();
+  cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
+  cmd->add_option("-o,--output", o.output_path, "Output GGUF (written as OUT.partial, renamed when complete)");
+  cmd->add_option("-t,--type", o.type,
+                  "Output type: Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 F16 BF16 F32 (llama-quantize names), or INT<b>[g<G>][s] "
+                  "(e.g. INT3g32) to evaluate a generic grid without writing a file")
+      ->capture_default_str();
+  cmd->add_option("--method", o.method, "gptq (error feedback, default), beam (bounded search), rtn (no feedback)")
+      ->capture_default_str();
+  cmd->add_option("--beam", o.beam_width, "Beam width K for --method beam")->capture_default_str();
+  cmd->add_option("--lambda", o.lambda, "SARQC strength λ (0 = plain GPTQ); keeps weights near the originals")
+      ->capture_default_str();
+  cmd->add_option("--saliency", o.saliency, "SARQC saliency: unit | hdiag | act | act2")->capture_default_str();
+  cmd->add_option("--alpha", o.alpha, "Asymmetric calibration α (0 = GPTQ, 0.25 = GPTAQ)")->capture_default_str();
+  cmd->add_option("--alpha-mode", o.alpha_mode, "fixed | sampled (α ~ Beta(5,5) folded, per sequence: SNRQ)")
+      ->capture_default_str();
+  cmd->add_option("--damp", o.damp, "Damping δ relative to mean(diag H)")->capture_default_str();
+  cmd->add_option("--block", o.block, "Columns per error-feedback block B")->capture_default_str();
+  cmd->add_flag("--no-act-order", no_act_order, "Process columns in their natural order");
+  cmd->add_flag("--dynamic-groups", dynamic_groups, "Group parameters from the updated row (not for GGUF with act-order)");
+  cmd->add_flag("--clip-search", o.clip_search, "Search each group's clipping range, scored with H̃");
+  cmd->add_option("--calib-seqs", o.calib_seqs, "Calibration sequences")->capture_default_str();
+  cmd->add_option("--calib-len", o.calib_len, "Tokens per sequence (capped at the model's context)")->capture_default_str();
+  cmd->add_option("--calib-range", calib_range, "Part of the calibration text, BEGIN:END fractions (e.g. 0:0.5)");
+  cmd->add_option("--seed", o.seed, "Seed for the calibration window choice and sampled α")->capture_default_str();
+  cmd->add_option("--chunk-tokens", o.chunk_tokens, "Tokens per forward chunk on the device (less = less memory)")
+      ->capture_default_str();
+  cmd->add_option("--token-embedding-type", o.token_embedding_type, "Type of token_embd.weight (as llama-quantize)");
+  cmd->add_option("--output-tensor-type", o.output_tensor_type, "Type of output.weight (as llama-quantize)");
+  cmd->add_option("--tokenizer", o.tokenizer_path, "Tokenizer file for a llama2.c model");
+  cmd->add_option("--eval-text", o.eval_text_path, "Also measure the quantized model's perplexity on this text");
+  cmd->add_option("--eval-range", eval_range, "Part of the evaluation text, BEGIN:END fractions");
+  cmd->add_option("--eval-ctx", o.eval_ctx, "Evaluation window length (default: model context, at most 2048)");
+  cmd->add_option("--eval-max-windows", o.eval_max_windows, "Evaluate at most this many windows");
+  cmd->add_option("--device", o.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
+  cmd->add_flag("--force", o.force, "Overwrite OUT and OUT.json if they exist");
+  cmd->add_flag("--no-report", no_report, "Do not write the run report OUT.json");
+  cmd->add_flag("--json", json, "JSON progress events and result on stdout (for programs)");
+  cmd->add_flag("-q,--quiet", quiet, "No progress output");
+  cmd->callback([] {
+    o.act_order = !no_act_order;
+    o.static_groups = !dynamic_groups;
+    o.write_report = !no_report;
+    parse_range_option(calib_range, o.calib_begin, o.calib_end);
+    parse_range_option(eval_range, o.eval_begin, o.eval_end);
+    ProgressPrinter printer(json ? ProgressStyle::Json : quiet ? ProgressStyle::Quiet : ProgressStyle::Auto);
+    std::signal(SIGINT, on_interrupt);
+    const QuantizeResult r = quantize(o, [&](const ProgressEvent& e) { printer(e); }, &g_cancel);
+    std::signal(SIGINT, SIG_DFL);
+    printer.end();
+    if (json) {
+      nlohmann::json t = nlohmann::json::array();
+      for (const auto& x : r.tensors)
+        t.push_back({{"name", x.name}, {"type", x.type}, {"method", x.method}, {"loss", x.loss}, {"note", x.note}});
+      nlohmann::json j = {{"event", "result"}, {"output", r.output_path}, {"report", r.report_path},
+                          {"seconds", r.seconds}, {"peak_device_bytes", r.peak_device_bytes}, {"tensors", t}};
+      if (r.evaluated) j["perplexity"] = r.evaluation.perplexity;
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      print_summary(r);
+    }
+    exit_code() = 0;
+  });
+}
+
+}  // namespace vkq::cli

@@ -1,0 +1,300 @@
+#include "forward/transformer_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vkq::forward {
+
+const char* linear_group_name(LinearGroup g) {
+  switch (g) {
+    case LinearGroup::AttnQkv: return "attn_qkv";
+    case LinearGroup::AttnOutput: return "attn_output";
+    case LinearGroup::FfnGateUp: return "ffn_gate_up";
+    case LinearGroup::FfnDown: return "ffn_down";
+  }
+  return "?";
+}
+
+struct TransformerModel::Block {
+  vk::Buffer attn_norm, ffn_norm;
+  vk::Buffer linears[7];  // in model::kBlockLinears order
+};
+
+namespace {
+
+int linear_index(const std::string& name) {
+  for (int i = 0; i < 7; ++i)
+    if (name == model::kBlockLinears[i]) return i;
+  return -1;
+}
+
+kernels::RopeParams rope_params(const model::LlamaConfig& c) {
+  return {c.rope_dim, c.rope_freq_base, c.rope_scale, c.rope_layout == model::RopeLayout::NeoX};
+}
+
+// Rows of logits computed per step in host conveniences: bounds the logits buffer to ~64 MiB.
+uint32_t logit_rows_per_chunk(uint32_t vocab) { return std::max<uint32_t>(1, (16u << 20) / vocab); }
+
+}  // namespace
+
+TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& w)
+    : ctx_(ctx),
+      config_(w.config()),
+      gemm_(ctx),
+      rms_norm_(ctx),
+      rope_(ctx, rope_params(w.config()), w.config().context_length),
+      attention_(ctx),
+      swiglu_(ctx),
+      add_(ctx),
+      gather_(ctx),
+      nll_(ctx) {
+  const auto& c = config_;
+  embedding_ = vk::upload_new(ctx, w.token_embedding().data, "token_embd");
+  output_ = vk::upload_new(ctx, w.output().data, "output");
+  output_norm_ = vk::upload_new(ctx, w.output_norm(), "output_norm");
+  for (uint32_t b = 0; b < c.n_layers; ++b) {
+    auto blkw = std::make_unique<Block>();
+    const std::string pre = "blk." + std::to_string(b) + ".";
+    blkw->attn_norm = vk::upload_new(ctx, w.attn_norm(b), pre + "attn_norm");
+    blkw->ffn_norm = vk::upload_new(ctx, w.ffn_norm(b), pre + "ffn_norm");
+    for (int i = 0; i < 7; ++i)
+      blkw->linears[i] = vk::upload_new(ctx, w.linear(b, model::kBlockLinears[i]).data, pre + model::kBlockLinears[i]);
+    blocks_.push_back(std::move(blkw));
+  }
+}
+
+TransformerModel::~TransformerModel() = default;
+
+vk::Buffer& TransformerModel::linear_buffer(uint32_t block, const std::string& name) const {
+  if (block >= blocks_.size())
+    throw Error("transformer: block " + std::to_string(block) + " out of range (" + std::to_string(blocks_.size()) +
+                " blocks)");
+  const int i = linear_index(name);
+  if (i < 0) throw Error("transformer: unknown linear '" + name + "' (expected one of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down)");
+  return blocks_[block]->linears[i];
+}
+
+void TransformerModel::set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w) {
+  vk::Buffer& buf = linear_buffer(block, name);
+  const model::LinearShape s = model::linear_shape(config_, name);
+  const std::string what = "blk." + std::to_string(block) + "." + name;
+  if (w.size() != size_t(s.rows) * s.cols)
+    throw Error("transformer: " + what + " needs " + std::to_string(s.rows) + " x " + std::to_string(s.cols) +
+                " values, got " + std::to_string(w.size()));
+  for (size_t i = 0; i < w.size(); ++i)
+    if (!std::isfinite(w[i]))
+      throw Error("transformer: " + what + " holds a non-finite value at row " + std::to_string(i / s.cols) +
+                  ", column " + std::to_string(i % s.cols));
+  vk::upload(ctx_, buf, w.data(), w.size() * sizeof(float));
+}
+
+std::vector<float> TransformerModel::linear_weights(uint32_t block, const std::string& name) const {
+  const vk::Buffer& buf = linear_buffer(block, name);
+  const model::LinearShape s = model::linear_shape(config_, name);
+  return vk::download_all<float>(ctx_, buf, size_t(s.rows) * s.cols);
+}
+
+vk::Buffer TransformerModel::make_activations(uint32_t tokens, const std::string& label) const {
+  return vk::Buffer(ctx_, uint64_t(std::max(tokens, 1u)) * config_.dim * 4, vk::MemoryUse::Device, label);
+}
+
+DeviceBatch TransformerModel::prepare(const TokenBatch& b) {
+  const auto& c = config_;
+  const uint32_t n = b.tokens();
+  if (n == 0) throw Error("transformer: empty token batch");
+  if (b.ranges.size() != n) throw Error("transformer: token batch has positions and ranges of different lengths");
+  if (!b.ids.empty() && b.ids.size() != n) throw Error("transformer: token batch has ids and positions of different lengths");
+  int32_t max_pos = 0;
+  for (uint32_t t = 0; t < n; ++t) {
+    if (b.positions[t] < 0) throw Error("transformer: negative position in the token batch");
+    if (b.ranges[t].begin > b.ranges[t].end || b.ranges[t].end > uint64_t(b.kv_offset) + n)
+      throw Error("transformer: key range of token " + std::to_string(t) + " leaves the batch");
+    max_pos = std::max(max_pos, b.positions[t]);
+  }
+  for (int32_t id : b.ids)
+    if (id < 0 || uint32_t(id) >= c.vocab_size)
+      throw Error("transformer: token id " + std::to_string(id) + " outside the vocabulary of " +
+                  std::to_string(c.vocab_size));
+  rope_.ensure_positions(uint32_t(max_pos) + 1);
+  DeviceBatch d;
+  d.tokens = n;
+  d.kv_offset = b.kv_offset;
+  if (!b.ids.empty()) d.ids = vk::upload_new(ctx_, b.ids, "token ids");
+  d.positions = vk::upload_new(ctx_, b.positions, "positions");
+  d.ranges = vk::upload_new(ctx_, b.ranges, "key ranges");
+  auto alloc = [&](uint32_t width, const char* label) {
+    return vk::Buffer(ctx_, uint64_t(n) * width * 4, vk::MemoryUse::Device, label);
+  };
+  d.norm = alloc(c.dim, "normed x");
+  d.q = alloc(c.q_dim(), "q");
+  d.k = alloc(c.kv_dim(), "k");
+  d.v = alloc(c.kv_dim(), "v");
+  d.att = alloc(c.q_dim(), "attention out");
+  d.proj = alloc(c.dim, "projection out");
+  d.h = alloc(c.dim, "residual h");
+  d.gate = alloc(c.hidden_dim, "ffn gate");
+  d.up = alloc(c.hidden_dim, "ffn up");
+  return d;
+}
+
+void TransformerModel::linear(vk::Stream& s, const vk::Buffer& x, const vk::Buffer& w, vk::Buffer& y, uint32_t tokens,
+                              uint32_t in, uint32_t out, uint64_t y_offset) {
+  kernels::GemmShape g;
+  g.m = tokens, g.n = out, g.k = in;  // y (tokens x out) = x (tokens x in) · Wᵀ, W out x in
+  g.c_offset = y_offset;
+  gemm_.run(s, x, w, y, g);
+}
+
+void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out) {
+  if (!batch.ids) throw Error("transformer: embed() needs a batch with token ids");
+  gather_.run(s, embedding_, batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);
+  s.barrier();
+}
+
+void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& d,
+                                     vk::Buffer& x_out, const CaptureFn* capture, KvCache* cache) {
+  const auto& c = config_;
+  if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " out of range");
+  if (!cache && d.kv_offset != 0) throw Error("transformer: a batch with a KV offset needs a KV cache");
+  if (cache && (cache->k.size() != blocks_.size() || uint64_t(d.kv_offset) + d.tokens > cache->capacity))
+    throw Error("transformer: KV cache of " + std::to_string(cache ? cache->capacity : 0) +
+                " positions cannot hold rows up to " + std::to_string(uint64_t(d.kv_offset) + d.tokens));
+  vk::Buffer& kb = cache ? cache->k[block] : d.k;
+  vk::Buffer& vb = cache ? cache->v[block] : d.v;
+  const uint32_t kv_off = cache ? d.kv_offset * c.kv_dim() : 0;  // elements
+  const Block& b = *blocks_[block];
+  const uint32_t n = d.tokens;
+  auto captured = [&](LinearGroup g, const vk::Buffer& x, uint32_t cols) {
+    if (!capture || !*capture) return;
+    (*capture)(s, g, x, n, cols);
+    s.barrier();
+  };
+  // Attention: norm -> q, k, v -> rope -> attention -> o -> residual.
+  rms_norm_.run(s, x_in, b.attn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
+  s.barrier();
+  captured(LinearGroup::AttnQkv, d.norm, c.dim);
+  linear(s, d.norm, b.linears[0], d.q, n, c.dim, c.q_dim());
+  linear(s, d.norm, b.linears[1], kb, n, c.dim, c.kv_dim(), kv_off);
+  linear(s, d.norm, b.linears[2], vb, n, c.dim, c.kv_dim(), kv_off);
+  s.barrier();
+  rope_.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});
+  rope_.run(s, kb, d.positions, {n, c.n_kv_heads, c.head_dim, kv_off, 0});
+  s.barrier();
+  kernels::AttentionShape as;
+  as.tokens = n, as.heads = c.n_heads, as.kv_heads = c.n_kv_heads, as.head_dim = c.head_dim;
+  as.kv_rows = cache ? d.kv_offset + n : n;
+  attention_.run(s, d.q, kb, vb, d.att, d.ranges, as);
+  s.barrier();
+  captured(LinearGroup::AttnOutput, d.att, c.q_dim());
+  linear(s, d.att, b.linears[3], d.proj, n, c.q_dim(), c.dim);
+  s.barrier();
+  add_.run(s, x_in, d.proj, d.h, n * c.dim);
+  s.barrier();
+  // FFN: norm -> gate, up -> swiglu -> down -> residual.
+  rms_norm_.run(s, d.h, b.ffn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
+  s.barrier();
+  captured(LinearGroup::FfnGateUp, d.norm, c.dim);
+  linear(s, d.norm, b.linears[4], d.gate, n, c.dim, c.hidden_dim);
+  linear(s, d.norm, b.linears[5], d.up, n, c.dim, c.hidden_dim);
+  s.barrier();
+  swiglu_.run(s, d.gate, d.up, d.gate, n * c.hidden_dim);
+  s.barrier();
+  captured(LinearGroup::FfnDown, d.gate, c.hidden_dim);
+  linear(s, d.gate, b.linears[6], d.proj, n, c.hidden_dim, c.dim);
+  s.barrier();
+  add_.run(s, d.h, d.proj, x_out, n * c.dim);
+  s.barrier();
+}
+
+void TransformerModel::final_norm_and_logits(vk::Stream& s, const vk::Buffer& x, DeviceBatch& d, uint32_t first_row,
+                                             uint32_t rows, vk::Buffer& logits) {
+  const auto& c = config_;
+  if (uint64_t(first_row) + rows > d.tokens) throw Error("transformer: logit rows outside the batch");
+  if (rows == 0) return;
+  rms_norm_.run(s, x, output_norm_, d.norm, {rows, c.dim, first_row * c.dim, 0, 0, 0, float(c.rms_eps)});
+  s.barrier();
+  linear(s, d.norm, output_, logits, rows, c.dim, c.vocab_size);
+  s.barrier();
+}
+
+void TransformerModel::run_blocks(vk::Stream& s, DeviceBatch& d, vk::Buffer& x, KvCache* cache) {
+  embed(s, d, x);
+  for (uint32_t b = 0; b < config_.n_layers; ++b) forward_block(s, b, x, d, x, nullptr, cache);
+}
+
+KvCache TransformerModel::make_kv_cache(uint32_t capacity) {
+  if (capacity == 0) throw Error("transformer: a KV cache needs at least one position");
+  KvCache c;
+  c.capacity = capacity;
+  const uint64_t bytes = uint64_t(capacity) * config_.kv_dim() * 4;
+  for (uint32_t b = 0; b < config_.n_layers; ++b) {
+    c.k.emplace_back(ctx_, bytes, vk::MemoryUse::Device, "k cache " + std::to_string(b));
+    c.v.emplace_back(ctx_, bytes, vk::MemoryUse::Device, "v cache " + std::to_string(b));
+  }
+  return c;
+}
+
+std::vector<float> TransformerModel::decode_logits(KvCache& cache, int32_t id, uint32_t position) {
+  DeviceBatch d = prepare(TokenBatch::decode_step(id, position));
+  vk::Buffer x = make_activations(1, "x");
+  vk::Buffer lb(ctx_, uint64_t(config_.vocab_size) * 4, vk::MemoryUse::Device, "logits");
+  vk::Stream s(ctx_);
+  run_blocks(s, d, x, &cache);
+  final_norm_and_logits(s, x, d, 0, 1, lb);
+  s.submit_and_wait();
+  return vk::download_all<float>(ctx_, lb, config_.vocab_size);
+}
+
+std::vector<float> TransformerModel::logits(const std::vector<int32_t>& ids) {
+  DeviceBatch d = prepare(TokenBatch::from_ids(ids));
+  vk::Buffer x = make_activations(d.tokens, "x");
+  vk::Stream s(ctx_);
+  run_blocks(s, d, x);
+  const uint32_t vocab = config_.vocab_size, chunk = logit_rows_per_chunk(vocab);
+  vk::Buffer lb(ctx_, uint64_t(std::min(chunk, d.tokens)) * vocab * 4, vk::MemoryUse::Device, "logits");
+  std::vector<float> out(size_t(d.tokens) * vocab);
+  for (uint32_t r0 = 0; r0 < d.tokens; r0 += chunk) {
+    const uint32_t rows = std::min(chunk, d.tokens - r0);
+    final_norm_and_logits(s, x, d, r0, rows, lb);
+    s.submit_and_wait();
+    vk::download(ctx_, lb, out.data() + size_t(r0) * vocab, uint64_t(rows) * vocab * 4);
+  }
+  return out;
+}
+
+std::vector<float> TransformerModel::last_logits(const std::vector<int32_t>& ids) {
+  DeviceBatch d = prepare(TokenBatch::from_ids(ids));
+  vk::Buffer x = make_activations(d.tokens, "x");
+  vk::Buffer lb(ctx_, uint64_t(config_.vocab_size) * 4, vk::MemoryUse::Device, "logits");
+  vk::Stream s(ctx_);
+  run_blocks(s, d, x);
+  final_norm_and_logits(s, x, d, d.tokens - 1, 1, lb);
+  s.submit_and_wait();
+  return vk::download_all<float>(ctx_, lb, config_.vocab_size);
+}
+
+TransformerModel::NllSum TransformerModel::nll(const std::vector<int32_t>& ids) {
+  if (ids.size() < 2) return {};
+  DeviceBatch d = prepare(TokenBatch::from_ids(ids));
+  const uint32_t predicted = d.tokens - 1, vocab = config_.vocab_size, chunk = logit_rows_per_chunk(vocab);
+  std::vector<int32_t> targets(ids.begin() + 1, ids.end());
+  vk::Buffer tb = vk::upload_new(ctx_, targets, "nll targets");
+  vk::Buffer nb(ctx_, uint64_t(predicted) * 4, vk::MemoryUse::Device, "nll");
+  vk::Buffer x = make_activations(d.tokens, "x");
+  vk::Buffer lb(ctx_, uint64_t(std::min(chunk, predicted)) * vocab * 4, vk::MemoryUse::Device, "logits");
+  vk::Stream s(ctx_);
+  run_blocks(s, d, x);
+  for (uint32_t r0 = 0; r0 < predicted; r0 += chunk) {
+    const uint32_t rows = std::min(chunk, predicted - r0);
+    final_norm_and_logits(s, x, d, r0, rows, lb);
+    nll_.run(s, lb, tb, nb, {rows, vocab, 0, 0, r0});
+    s.barrier();  // the next chunk rewrites the logits
+  }
+  s.submit_and_wait();
+  NllSum r;
+  for (float v : vk::download_all<float>(ctx_, nb, predicted)) r.sum += double(v);
+  r.count = predicted;
+  return r;
+}
+
+}  // namespace vkq::forward

@@ -1,0 +1,120 @@
+// A LLaMA-family transformer on Vulkan: weights uploaded per block (a calibration driver replaces
+// a block's linears with set_linear_weights), and the forward pass as recordable steps —
+// embed, forward_block (with a capture hook on the inputs of each group of linears),
+// final_norm_and_logits — plus host conveniences: logits, per-sequence NLL, next-token argmax.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "forward/token_batch.hpp"
+#include "kernels/add.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/embedding_gather.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/log_softmax_nll.hpp"
+#include "kernels/rms_norm.hpp"
+#include "kernels/rope.hpp"
+#include "kernels/swiglu.hpp"
+#include "model/llama_config.hpp"
+#include "model/model_weights.hpp"
+#include "vk/buffer.hpp"
+#include "vk/context.hpp"
+#include "vk/stream.hpp"
+
+namespace vkq::forward {
+
+// The groups of linears that share an input (one Gram matrix each).
+enum class LinearGroup { AttnQkv, AttnOutput, FfnGateUp, FfnDown };
+const char* linear_group_name(LinearGroup g);
+
+// Called inside forward_block with the device input (tokens x cols, packed fp32) of a group of
+// linears: record work reading `x` into `s` (e.g. GramAccumulator::accumulate). Barriers are
+// placed before and after the call; `x` is overwritten later in the same stream.
+using CaptureFn =
+    std::function<void(vk::Stream& s, LinearGroup group, const vk::Buffer& x, uint32_t tokens, uint32_t cols)>;
+
+// A TokenBatch on the device, with the activation scratch a forward pass over it needs. Keep it
+// alive until the stream that used it has been submitted.
+struct DeviceBatch {
+  uint32_t tokens = 0;
+  uint32_t kv_offset = 0;  // TokenBatch::kv_offset
+  vk::Buffer ids, positions, ranges;
+  vk::Buffer norm, q, k, v, att, proj, h, gate, up;
+};
+
+// Keys and values of every block for positions [0, capacity) of one sequence, so decoding a
+// token runs the blocks on that token only.
+struct KvCache {
+  uint32_t capacity = 0;
+  std::vector<vk::Buffer> k, v;  // per block: capacity x kv_dim
+};
+
+class TransformerModel {
+ public:
+  // Uploads every block's weights (fp32) and the embedding, final norm and classifier.
+  TransformerModel(vk::Context& ctx, const model::ModelWeights& weights);
+  ~TransformerModel();
+
+  const model::LlamaConfig& config() const { return config_; }
+  vk::Context& context() const { return ctx_; }
+
+  // Replaces a linear (attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down) of `block`
+  // with rows x cols fp32 values (row-major); vkq::Error for a wrong name, size or a non-finite value.
+  void set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
+  std::vector<float> linear_weights(uint32_t block, const std::string& name) const;
+
+  // Uploads positions, ranges, ids (checked against the vocabulary) and allocates scratch.
+  DeviceBatch prepare(const TokenBatch& batch);
+  // A tokens x dim activation buffer.
+  vk::Buffer make_activations(uint32_t tokens, const std::string& label) const;
+
+  // x_out = embedding rows of batch.ids.
+  void embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out);
+  // x_out = block(x_in); x_out may be x_in. capture (optional) sees the inputs of each linear group.
+  // With a cache, K and V go to its rows [kv_offset, kv_offset + tokens) and the batch's key
+  // ranges address cache rows; without one, kv_offset must be 0 and ranges address batch rows.
+  void forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& batch, vk::Buffer& x_out,
+                     const CaptureFn* capture = nullptr, KvCache* cache = nullptr);
+  // logits (rows x vocab, packed) of rows [first_row, first_row + rows) of x (tokens x dim).
+  void final_norm_and_logits(vk::Stream& s, const vk::Buffer& x, DeviceBatch& batch, uint32_t first_row,
+                             uint32_t rows, vk::Buffer& logits);
+
+  // Host conveniences, each one submission (or a few for long vocabularies).
+  std::vector<float> logits(const std::vector<int32_t>& ids);           // ids.size() x vocab
+  std::vector<float> last_logits(const std::vector<int32_t>& ids);      // vocab
+  KvCache make_kv_cache(uint32_t capacity);
+  // Logits (vocab) after token `id` at `position`, reading positions < position from the cache.
+  std::vector<float> decode_logits(KvCache& cache, int32_t id, uint32_t position);
+  struct NllSum {
+    double sum = 0;       // Σ -log p(ids[t] | ids[<t]) over t >= 1
+    uint64_t count = 0;   // ids.size() - 1 predicted tokens
+  };
+  NllSum nll(const std::vector<int32_t>& ids);
+
+ private:
+  struct Block;
+  // Runs embed + all blocks over `batch`, leaving the final activations in x.
+  void run_blocks(vk::Stream& s, DeviceBatch& batch, vk::Buffer& x, KvCache* cache = nullptr);
+  vk::Buffer& linear_buffer(uint32_t block, const std::string& name) const;
+  void linear(vk::Stream& s, const vk::Buffer& x, const vk::Buffer& w, vk::Buffer& y, uint32_t tokens, uint32_t in,
+              uint32_t out, uint64_t y_offset = 0);
+
+  vk::Context& ctx_;
+  model::LlamaConfig config_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+  vk::Buffer embedding_, output_norm_, output_;
+  kernels::Gemm gemm_;
+  kernels::RmsNorm rms_norm_;
+  kernels::Rope rope_;
+  kernels::Attention attention_;
+  kernels::Swiglu swiglu_;
+  kernels::Add add_;
+  kernels::EmbeddingGather gather_;
+  kernels::LogSoftmaxNll nll_;
+};
+
+}  // namespace vkq::forward

@@ -1,0 +1,121 @@
+#include "model/llama_config.hpp"
+
+#include <cmath>
+
+#include "model/gguf.hpp"
+#include "model/llama2c.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::model {
+
+namespace {
+
+[[noreturn]] void fail(const LlamaConfig& c, const std::string& problem) {
+  throw Error(c.source + ": " + problem);
+}
+
+uint32_t get_dim(const GgufFile& f, const std::string& key) {
+  const GgufValue* v = f.find(key);
+  if (!v) throw Error(f.path() + ": missing required metadata key '" + key + "'");
+  const uint64_t x = v->as_u64(key);
+  if (x == 0 || x > (1u << 30)) throw Error(f.path() + ": metadata key '" + key + "' = " + std::to_string(x) + " is out of range");
+  return uint32_t(x);
+}
+
+uint32_t get_dim_or(const GgufFile& f, const std::string& key, uint32_t fallback) {
+  return f.find(key) ? get_dim(f, key) : fallback;
+}
+
+}  // namespace
+
+void validate_llama_config(const LlamaConfig& c) {
+  if (!c.dim || !c.hidden_dim || !c.n_layers || !c.n_heads || !c.n_kv_heads || !c.head_dim || !c.vocab_size ||
+      !c.context_length)
+    fail(c, "model dimensions must all be positive");
+  if (c.n_heads % c.n_kv_heads != 0)
+    fail(c, "head_count " + std::to_string(c.n_heads) + " is not a multiple of head_count_kv " +
+                std::to_string(c.n_kv_heads));
+  if (c.rope_dim == 0 || c.rope_dim % 2 != 0 || c.rope_dim > c.head_dim)
+    fail(c, "rope.dimension_count " + std::to_string(c.rope_dim) + " must be even and at most the head size " +
+                std::to_string(c.head_dim));
+  if (!(c.rope_freq_base > 0) || !std::isfinite(c.rope_freq_base)) fail(c, "rope.freq_base must be positive");
+  if (!(c.rope_scale > 0) || !std::isfinite(c.rope_scale)) fail(c, "rope scaling factor must be positive");
+  if (!(c.rms_eps >= 0) || !std::isfinite(c.rms_eps)) fail(c, "layer_norm_rms_epsilon must be finite and >= 0");
+}
+
+LlamaConfig llama_config_from_gguf(const GgufFile& f) {
+  LlamaConfig c;
+  c.source = f.path();
+  const GgufValue* arch = f.find("general.architecture");
+  if (!arch) throw Error(f.path() + ": missing required metadata key 'general.architecture'");
+  c.architecture = arch->as_string("general.architecture");
+  if (c.architecture != "llama")
+    throw Error(f.path() + ": unsupported architecture '" + c.architecture + "' (supported: llama)");
+  const std::string a = c.architecture + ".";
+  c.dim = get_dim(f, a + "embedding_length");
+  c.hidden_dim = get_dim(f, a + "feed_forward_length");
+  c.n_layers = get_dim(f, a + "block_count");
+  c.n_heads = get_dim(f, a + "attention.head_count");
+  c.n_kv_heads = get_dim_or(f, a + "attention.head_count_kv", c.n_heads);
+  if (c.dim % c.n_heads != 0 && !f.find(a + "attention.key_length"))
+    throw Error(f.path() + ": embedding_length " + std::to_string(c.dim) + " is not a multiple of head_count " +
+                std::to_string(c.n_heads));
+  c.head_dim = get_dim_or(f, a + "attention.key_length", c.dim / c.n_heads);
+  if (get_dim_or(f, a + "attention.value_length", c.head_dim) != c.head_dim)
+    throw Error(f.path() + ": attention.value_length differs from key_length (unsupported)");
+  c.context_length = get_dim(f, a + "context_length");
+  c.rope_dim = get_dim_or(f, a + "rope.dimension_count", c.head_dim);
+  const std::string eps_key = a + "attention.layer_norm_rms_epsilon";
+  if (!f.find(eps_key)) throw Error(f.path() + ": missing required metadata key '" + eps_key + "'");
+  c.rms_eps = f.get_f64(eps_key);
+  if (f.find(a + "rope.freq_base")) c.rope_freq_base = f.get_f64(a + "rope.freq_base");
+  // Rope scaling: llama.cpp's rope.scaling.type (none|linear|yarn|longrope) or the legacy scale_linear.
+  if (const GgufValue* t = f.find(a + "rope.scaling.type")) {
+    const std::string type = t->as_string(a + "rope.scaling.type");
+    if (type == "linear") {
+      const std::string fk = a + "rope.scaling.factor";
+      if (!f.find(fk)) throw Error(f.path() + ": missing required metadata key '" + fk + "' for linear rope scaling");
+      c.rope_scale = f.get_f64(fk);
+    } else if (type != "none") {
+      throw Error(f.path() + ": unsupported rope scaling type '" + type + "' (supported: none, linear)");
+    }
+  } else if (f.find(a + "rope.scale_linear")) {
+    c.rope_scale = f.get_f64(a + "rope.scale_linear");
+  }
+  const GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
+  if (!emb) throw Error(f.path() + ": missing tensor 'token_embd.weight' (needed for the vocabulary size)");
+  if (emb->dims.size() != 2 || emb->dims[0] != c.dim)
+    throw Error(f.path() + ": tensor 'token_embd.weight' is not " + std::to_string(c.dim) + " columns wide");
+  c.vocab_size = uint32_t(emb->dims[1]);
+  c.rope_layout = RopeLayout::Normal;  // `llama`: llama.cpp's LLAMA_ROPE_TYPE_NORM
+  validate_llama_config(c);
+  return c;
+}
+
+LlamaConfig llama_config_from_llama2c(const Llama2cConfig& l, const std::string& path) {
+  LlamaConfig c;
+  c.source = path;
+  c.dim = uint32_t(l.dim);
+  c.hidden_dim = uint32_t(l.hidden_dim);
+  c.n_layers = uint32_t(l.n_layers);
+  c.n_heads = uint32_t(l.n_heads);
+  c.n_kv_heads = uint32_t(l.n_kv_heads);
+  c.head_dim = l.n_heads > 0 ? uint32_t(l.dim / l.n_heads) : 0;
+  c.vocab_size = uint32_t(l.vocab_size);
+  c.context_length = uint32_t(l.seq_len);
+  c.rope_dim = c.head_dim;
+  validate_llama_config(c);
+  return c;
+}
+
+LinearShape linear_shape(const LlamaConfig& c, std::string_view name) {
+  if (name == "attn_q") return {c.q_dim(), c.dim};
+  if (name == "attn_k" || name == "attn_v") return {c.kv_dim(), c.dim};
+  if (name == "attn_output") return {c.dim, c.q_dim()};
+  if (name == "ffn_gate" || name == "ffn_up") return {c.hidden_dim, c.dim};
+  if (name == "ffn_down") return {c.dim, c.hidden_dim};
+  throw Error("unknown linear layer '" + std::string(name) +
+              "' (expected attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up or ffn_down)");
+}
+
+}  // namespace vkq::model

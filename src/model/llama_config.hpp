@@ -1,0 +1,61 @@
+// Architecture of a LLaMA-family model, read from GGUF metadata (`<arch>.*` keys as llama.cpp
+// names them) or from a llama2.c checkpoint header, validated once so kernels can trust it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vkq::model {
+
+class GgufFile;
+struct Llama2cConfig;
+
+// Which dimensions RoPE rotates together: Normal = interleaved pairs (2i, 2i+1), as llama.cpp's
+// `llama` arch applies it to its (converter-permuted) q/k; NeoX = (i, i + rot_dim/2).
+enum class RopeLayout { Normal, NeoX };
+
+struct LlamaConfig {
+  std::string architecture = "llama";
+  std::string source;             // the file it was read from (for error messages)
+  uint32_t dim = 0;               // embedding_length
+  uint32_t hidden_dim = 0;        // feed_forward_length
+  uint32_t n_layers = 0;          // block_count
+  uint32_t n_heads = 0;
+  uint32_t n_kv_heads = 0;
+  uint32_t head_dim = 0;          // dim / n_heads unless attention.key_length says otherwise
+  uint32_t vocab_size = 0;        // rows of token_embd
+  uint32_t context_length = 0;
+  uint32_t rope_dim = 0;          // rope.dimension_count: leading dims of each head that rotate
+  double rope_freq_base = 10000.0;
+  double rope_scale = 1.0;        // linear scaling factor: positions are divided by it
+  RopeLayout rope_layout = RopeLayout::Normal;
+  double rms_eps = 1e-5;
+
+  uint32_t q_dim() const { return n_heads * head_dim; }
+  uint32_t kv_dim() const { return n_kv_heads * head_dim; }
+};
+
+// Reads `<arch>.*` keys; general.architecture must be `llama`. vkq::Error naming the key and the
+// file for a missing required key, naming the architecture for any other architecture, and for
+// an unsupported rope scaling type or inconsistent dimensions.
+LlamaConfig llama_config_from_gguf(const GgufFile& file);
+
+// The llama2.c header's config (RMSNorm eps 1e-5, theta 10000, interleaved RoPE, as run.c does).
+LlamaConfig llama_config_from_llama2c(const Llama2cConfig& c, const std::string& path);
+
+// Throws vkq::Error when the dimensions do not fit together (zero sizes, heads not dividing).
+void validate_llama_config(const LlamaConfig& c);
+
+// rows x cols of a block's linear named as in GGUF (attn_q, attn_k, attn_v, attn_output,
+// ffn_gate, ffn_up, ffn_down); vkq::Error for any other name.
+struct LinearShape {
+  uint32_t rows = 0, cols = 0;
+};
+LinearShape linear_shape(const LlamaConfig& c, std::string_view name);
+
+// The seven linears of a block in GGUF naming, in the order the forward pass uses them.
+inline constexpr const char* kBlockLinears[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                                  "ffn_gate", "ffn_up", "ffn_down"};
+
+}  // namespace vkq::model

@@ -1,0 +1,114 @@
+#include "model/model_weights.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "model/gguf.hpp"
+#include "model/llama2c.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::model {
+
+struct ModelWeights::Impl {
+  LlamaConfig config;
+  std::unique_ptr<GgufFile> gguf;
+  std::unique_ptr<Llama2cModel> l2c;
+};
+
+ModelWeights::ModelWeights(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ModelWeights::ModelWeights(ModelWeights&&) noexcept = default;
+ModelWeights& ModelWeights::operator=(ModelWeights&&) noexcept = default;
+ModelWeights::~ModelWeights() = default;
+
+ModelWeights ModelWeights::from_gguf(GgufFile file) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = llama_config_from_gguf(file);
+  impl->gguf = std::make_unique<GgufFile>(std::move(file));
+  return ModelWeights(std::move(impl));
+}
+
+ModelWeights ModelWeights::from_llama2c(Llama2cModel model, const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = llama_config_from_llama2c(model.config, path);
+  impl->l2c = std::make_unique<Llama2cModel>(std::move(model));
+  return ModelWeights(std::move(impl));
+}
+
+ModelWeights ModelWeights::open(const std::string& path) {
+  char magic[4] = {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open model file");
+  in.read(magic, 4);
+  if (in.gcount() == 4 && std::memcmp(magic, "GGUF", 4) == 0) return from_gguf(GgufFile::open(path));
+  return from_llama2c(read_llama2c_checkpoint(path), path);
+}
+
+const LlamaConfig& ModelWeights::config() const { return impl_->config; }
+const GgufFile* ModelWeights::gguf() const { return impl_->gguf.get(); }
+
+bool ModelWeights::has_tensor(const std::string& name) const {
+  return impl_->gguf ? impl_->gguf->find_tensor(name) != nullptr : impl_->l2c->find(name) != nullptr;
+}
+
+WeightMatrix ModelWeights::tensor(const std::string& name, uint32_t rows, uint32_t cols) const {
+  const std::string& src = impl_->config.source;
+  WeightMatrix w;
+  uint64_t r = 0, c = 0;
+  size_t ndims = 0;
+  if (impl_->gguf) {
+    const GgufTensorInfo* t = impl_->gguf->find_tensor(name);
+    if (!t) throw Error(src + ": missing tensor '" + name + "'");
+    ndims = t->dims.size();
+    c = t->row_length();
+    r = t->n_rows();
+    if (r == rows && c == cols) w.data = impl_->gguf->read_f32(*t);
+  } else {
+    const Llama2cTensor* t = impl_->l2c->find(name);
+    if (!t) throw Error(src + ": missing tensor '" + name + "'");
+    ndims = t->dims.size();
+    c = t->cols();
+    r = t->rows();
+    if (r == rows && c == cols) w.data = t->data;
+  }
+  if (r != rows || c != cols || ndims > 2)
+    throw Error(src + ": tensor '" + name + "' is " + std::to_string(r) + " x " + std::to_string(c) +
+                ", expected " + std::to_string(rows) + " x " + std::to_string(cols));
+  for (size_t i = 0; i < w.data.size(); ++i)
+    if (!std::isfinite(w.data[i]))
+      throw Error(src + ": tensor '" + name + "' holds a non-finite value (" + std::to_string(w.data[i]) +
+                  ") at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols));
+  w.rows = rows;
+  w.cols = cols;
+  return w;
+}
+
+WeightMatrix ModelWeights::token_embedding() const {
+  return tensor("token_embd.weight", config().vocab_size, config().dim);
+}
+
+WeightMatrix ModelWeights::output() const {
+  // Tied classifier: llama.cpp falls back to the embedding when output.weight is absent.
+  const char* name = has_tensor("output.weight") ? "output.weight" : "token_embd.weight";
+  return tensor(name, config().vocab_size, config().dim);
+}
+
+std::vector<float> ModelWeights::output_norm() const { return tensor("output_norm.weight", 1, config().dim).data; }
+
+std::vector<float> ModelWeights::attn_norm(uint32_t block) const {
+  return tensor("blk." + std::to_string(block) + ".attn_norm.weight", 1, config().dim).data;
+}
+
+std::vector<float> ModelWeights::ffn_norm(uint32_t block) const {
+  return tensor("blk." + std::to_string(block) + ".ffn_norm.weight", 1, config().dim).data;
+}
+
+WeightMatrix ModelWeights::linear(uint32_t block, const std::string& name) const {
+  if (block >= config().n_layers)
+    throw Error(config().source + ": block " + std::to_string(block) + " out of range (" +
+                std::to_string(config().n_layers) + " blocks)");
+  const LinearShape s = linear_shape(config(), name);
+  return tensor("blk." + std::to_string(block) + "." + name + ".weight", s.rows, s.cols);
+}
+
+}  // namespace vkq::model

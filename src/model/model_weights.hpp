@@ -1,0 +1,54 @@
+// One view of a LLaMA-family model's weights, whichever file they come from (GGUF of any type
+// read_f32 decodes, or a llama2.c checkpoint): each tensor as fp32 rows x cols, its shape checked
+// against the config and its values checked for NaN/Inf, with the tensor named in every error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/llama_config.hpp"
+
+namespace vkq::model {
+
+class GgufFile;
+struct Llama2cModel;
+
+struct WeightMatrix {
+  uint32_t rows = 0, cols = 0;
+  std::vector<float> data;  // row-major rows x cols (rows = output features)
+};
+
+class ModelWeights {
+ public:
+  static ModelWeights from_gguf(GgufFile file);
+  static ModelWeights from_llama2c(Llama2cModel model, const std::string& path);
+  // GGUF when the file starts with the GGUF magic, else a llama2.c checkpoint.
+  static ModelWeights open(const std::string& path);
+
+  ModelWeights(ModelWeights&&) noexcept;
+  ModelWeights& operator=(ModelWeights&&) noexcept;
+  ~ModelWeights();
+
+  const LlamaConfig& config() const;
+  const GgufFile* gguf() const;  // nullptr for a llama2.c source
+
+  WeightMatrix token_embedding() const;                    // vocab x dim
+  WeightMatrix output() const;                             // vocab x dim; the embedding when tied
+  std::vector<float> output_norm() const;                  // dim
+  std::vector<float> attn_norm(uint32_t block) const;      // dim
+  std::vector<float> ffn_norm(uint32_t block) const;       // dim
+  WeightMatrix linear(uint32_t block, const std::string& name) const;  // shape from linear_shape()
+
+  // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
+  WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;
+  bool has_tensor(const std::string& name) const;
+
+ private:
+  struct Impl;
+  explicit ModelWeights(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vkq::model

@@ -1,0 +1,280 @@
+#include "quant/layer_quantizer.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "kernels/clip_search.hpp"
+#include "kernels/gather_matrix.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/row_quadratic_form.hpp"
+#include "kernels/rtn.hpp"
+#include "kernels/scale_columns.hpp"
+#include "quant/gbs.hpp"
+#include "quant/hessian_factor.hpp"
+#include "quant/target.hpp"
+#include "vk/stream.hpp"
+
+namespace vkq::quant {
+
+namespace {
+
+bool is_gguf_format(ref::GridFormat f) { return f != ref::GridFormat::INT; }
+
+std::string fmt(double v) { return std::to_string(v); }
+
+void check_finite(const std::string& name, const std::vector<float>& w, uint32_t cols) {
+  for (size_t k = 0; k < w.size(); ++k)
+    if (!std::isfinite(w[k]))
+      throw Error(name + ": non-finite weight " + fmt(w[k]) + " at row " + std::to_string(k / cols) + ", column " +
+                  std::to_string(k % cols));
+}
+
+}  // namespace
+
+void validate_layer_options(const ref::LayerQuantOptions& o, uint32_t n) {
+  kernels::validate_grid_spec("quantize_layer", o.grid, n);
+  if (o.block == 0) throw Error("quantize_layer: block size B = 0");
+  if (!(o.damp >= 0) || !std::isfinite(o.damp)) throw Error("quantize_layer: damp δ = " + fmt(o.damp) + " must be finite and ≥ 0");
+  if (!(o.lambda >= 0) || !std::isfinite(o.lambda)) throw Error("quantize_layer: λ = " + fmt(o.lambda) + " must be finite and ≥ 0");
+  if (o.alpha_mode == ref::AlphaMode::fixed && !(o.alpha >= 0 && o.alpha <= 1))
+    throw Error("quantize_layer: fixed α = " + fmt(o.alpha) + " is outside [0, 1]");
+  if (o.method == ref::Method::beam) {
+    if (o.beam_width == 0) throw Error("quantize_layer: beam width K = 0");
+    if (!o.static_groups) throw Error("quantize_layer: beam search needs static_groups (params fixed from T)");
+  }
+  if (is_gguf_format(o.grid.format) && o.act_order && !o.static_groups && o.method != ref::Method::rtn)
+    throw Error("quantize_layer: GGUF formats have no g_idx, so act_order needs static_groups");
+}
+
+struct LayerQuantizer::Impl {
+  vk::Context& ctx;
+  HessianFactorizer factorizer;
+  ShiftedTarget target;
+  kernels::GatherMatrix gather;
+  kernels::ColumnScale scale;
+  kernels::Gemm gemm;
+  kernels::RowQuadraticForm rqf;
+  kernels::Rtn rtn;
+  std::unique_ptr<kernels::ClipSearch> clip;
+  std::unique_ptr<GbsSolver> gbs;
+
+  Impl(vk::Context& c, const ref::LayerQuantOptions& o)
+      : ctx(c), factorizer(c), target(c), gather(c), scale(c), gemm(c), rqf(c), rtn(c, o.grid) {
+    if (o.clip.enabled) clip = std::make_unique<kernels::ClipSearch>(c, o.grid, o.clip);
+    if (o.method != ref::Method::rtn) {
+      GbsOptions g;
+      g.grid = o.grid;
+      g.static_groups = o.static_groups;
+      g.block = o.block;
+      g.beam_width = o.method == ref::Method::beam ? o.beam_width : 1;
+      gbs = std::make_unique<GbsSolver>(c, g);
+    }
+  }
+
+  // Σ_j (E H)_ij E_ij per row with E = Q − T; q is overwritten by E.
+  std::vector<double> row_losses(vk::Buffer& q, const vk::Buffer& t, const vk::Buffer& h, uint32_t m, uint32_t n) {
+    vk::Buffer ones = vk::upload_new(ctx, std::vector<float>(n, 1.0f), "ones");
+    vk::Buffer g(ctx, uint64_t(m) * n * 4, vk::MemoryUse::Device, "loss E·H");
+    vk::Buffer r(ctx, uint64_t(m) * 4, vk::MemoryUse::Device, "loss per row");
+    vk::Stream s(ctx);
+    kernels::ColumnScaleShape cs;
+    cs.m = m, cs.n = n;
+    scale.run_minus(s, q, ones, t, cs);  // E = Q·1 − T
+    s.barrier();
+    kernels::GemmShape gs;
+    gs.m = m, gs.n = n, gs.k = n;  // E·Hᵀ = E·H (H symmetric)
+    gemm.run(s, q, h, g, gs);
+    s.barrier();
+    kernels::RowDotShape rs;
+    rs.m = m, rs.n = n;
+    rqf.run(s, g, q, r, rs);
+    s.submit_and_wait();
+    const auto rf = vk::download_all<float>(ctx, r, m);
+    return {rf.begin(), rf.end()};
+  }
+};
+
+LayerQuantizer::LayerQuantizer(vk::Context& ctx, const ref::LayerQuantOptions& options)
+    : impl_(std::make_unique<Impl>(ctx, options)), opt_(options) {}
+
+LayerQuantizer::~LayerQuantizer() = default;
+
+std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<LayerWeights>& layers,
+                                                             const LayerStatistics& stats, const std::string& label) {
+  Impl& im = *impl_;
+  vk::Context& ctx = im.ctx;
+  const uint32_t n = stats.n;
+  if (!stats.h || n == 0) throw Error(label + ": no Gram matrix for the layer group");
+  validate_layer_options(opt_, n);
+  const double coef = target_coefficient(opt_.alpha_mode, opt_.alpha);
+  if (coef != 0 && !stats.d)
+    throw Error(label + ": α = " + fmt(opt_.alpha) + " needs the cross-Gram D, which was not collected");
+  const bool is_rtn = opt_.method == ref::Method::rtn;
+
+  // §2/§4.3: H̃ and U once for the whole group, in processing order.
+  HessianOptions ho;
+  ho.damp = opt_.damp;
+  ho.lambda = opt_.lambda;
+  ho.saliency = opt_.saliency;
+  ho.channel_mean_abs = stats.channel_mean_abs;
+  ho.act_order = opt_.act_order && !is_rtn;  // RTN has no column order (as the reference)
+  ho.label = label;
+  PreparedHessian prep = im.factorizer.prepare(*stats.h, n, ho);
+  std::vector<uint32_t> order = prep.order;
+  if (order.empty()) {
+    order.resize(n);
+    std::iota(order.begin(), order.end(), 0u);
+  }
+  bool natural = true;
+  for (uint32_t p = 0; p < n; ++p) natural &= order[p] == p;
+  const std::vector<uint32_t> inverse = kernels::inverse_permutation(order);
+  vk::Buffer order_map = kernels::GatherMatrix::upload_map(ctx, order, n, "act-order");
+  vk::Buffer inverse_map = kernels::GatherMatrix::upload_map(ctx, inverse, n, "inverse act-order");
+
+  // H̃ in original order, for the clip search and RTN's per-row loss (groups are contiguous there).
+  vk::Buffer h_orig_storage;
+  const vk::Buffer* h_orig = &prep.h_reg;
+  if (!natural && (opt_.clip.enabled || is_rtn)) {
+    h_orig_storage = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " H̃ original order");
+    vk::Stream s(ctx);
+    im.gather.run(s, prep.h_reg, n, n, &inverse_map, inverse_map, h_orig_storage, n, n);
+    s.submit_and_wait();
+    h_orig = &h_orig_storage;
+  }
+
+  // Dead columns in processing order, and D in processing order with its dead columns zeroed.
+  std::vector<uint32_t> dead_p;
+  for (uint32_t j : prep.dead) dead_p.push_back(inverse[j]);
+  vk::Buffer d_p;
+  if (coef != 0) {
+    d_p = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " D processing order");
+    vk::Stream s(ctx);
+    im.gather.run(s, *stats.d, n, n, &order_map, order_map, d_p, n, n);
+    if (!dead_p.empty()) {
+      std::vector<float> mask(n, 1.0f);
+      for (uint32_t p : dead_p) mask[p] = 0.0f;
+      vk::Buffer mask_b = vk::upload_new(ctx, mask, "D dead-column mask");
+      s.barrier();
+      kernels::ColumnScaleShape cs;
+      cs.m = n, cs.n = n;
+      im.scale.run(s, d_p, mask_b, cs);
+      s.submit_and_wait();
+    } else {
+      s.submit_and_wait();
+    }
+  }
+
+  std::vector<LayerQuantOutput> outputs;
+  for (const LayerWeights& lw : layers) {
+    if (!lw.w || lw.rows == 0 || lw.w->size() != uint64_t(lw.rows) * n)
+      throw Error(lw.name + ": weights are not " + std::to_string(lw.rows) + " x " + std::to_string(n));
+    check_finite(lw.name, *lw.w, n);
+    const uint32_t m = lw.rows;
+    const uint64_t bytes = uint64_t(m) * n * 4;
+    vk::Buffer w = vk::upload_new(ctx, *lw.w, lw.name + " W");
+    vk::Buffer t(ctx, bytes, vk::MemoryUse::Device, lw.name + " T");
+    vk::Buffer t_p_storage;
+    const vk::Buffer* t_p = &t;
+    {
+      vk::Stream s(ctx);
+      if (coef == 0) {
+        im.target.run(s, w, w, w, t, m, n, 0.0, prep.dead);  // T = W with dead columns zeroed
+        if (!natural) {
+          t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
+          s.barrier();
+          im.gather.run(s, t, m, n, nullptr, order_map, t_p_storage, m, n);
+          t_p = &t_p_storage;
+        }
+      } else {
+        // §2 T = W + α W D H̃⁻¹, computed in processing order where U lives, then brought back.
+        vk::Buffer w_p_storage;
+        const vk::Buffer* w_p = &w;
+        if (!natural) {
+          w_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " W processing order");
+          im.gather.run(s, w, m, n, nullptr, order_map, w_p_storage, m, n);
+          s.barrier();
+          w_p = &w_p_storage;
+        }
+        t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
+        im.target.run(s, *w_p, d_p, prep.u, t_p_storage, m, n, coef, dead_p);
+        s.barrier();
+        im.gather.run(s, t_p_storage, m, n, nullptr, inverse_map, t, m, n);
+        t_p = &t_p_storage;
+        s.submit_and_wait();  // w_p_storage dies here
+      }
+      s.submit_and_wait();
+    }
+
+    LayerQuantOutput out;
+    out.name = lw.name;
+    out.rows = m;
+    out.cols = n;
+    out.groups_per_row = kernels::grid_groups_per_row(opt_.grid, n);
+    out.damp_used = prep.delta;
+    out.damping_retries = prep.retries;
+    out.dead_columns = prep.dead;
+    const uint64_t param_bytes = uint64_t(m) * out.groups_per_row * 16;
+
+    // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS).
+    vk::Buffer clip_params;
+    if (im.clip && (is_rtn || opt_.static_groups)) {
+      clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");
+      vk::Buffer scratch(ctx, bytes, vk::MemoryUse::Device, lw.name + " clip scratch");
+      vk::Stream s(ctx);
+      kernels::ClipSearchShape cs;
+      cs.m = m, cs.n = n;
+      im.clip->run(s, t, *h_orig, scratch, clip_params, cs);
+      s.submit_and_wait();
+    }
+
+    vk::Buffer q_buf;
+    if (is_rtn) {
+      vk::Buffer params = clip_params ? std::move(clip_params)
+                                      : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
+      vk::Buffer codes(ctx, bytes, vk::MemoryUse::Device, lw.name + " codes");
+      q_buf = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " Q");
+      vk::Stream s(ctx);
+      kernels::RtnShape rs;
+      rs.m = m, rs.n = n;
+      if (im.clip)
+        im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
+      else
+        im.rtn.run(s, t, params, codes, q_buf, rs);
+      s.submit_and_wait();
+      out.codes = vk::download_all<int32_t>(ctx, codes, size_t(m) * n);
+      out.params = kernels::params_from_device(vk::download_all<float>(ctx, params, size_t(m) * out.groups_per_row * 4));
+      out.dequantized = vk::download_all<float>(ctx, q_buf, size_t(m) * n);
+      const uint32_t g = kernels::grid_group_columns(opt_.grid, n);
+      out.g_idx.resize(n);
+      for (uint32_t j = 0; j < n; ++j) out.g_idx[j] = j / g;
+      vk::Buffer e = vk::upload_new(ctx, out.dequantized, lw.name + " E");
+      out.row_loss = im.row_losses(e, t, *h_orig, m, n);
+    } else {
+      GbsProblem pb;
+      pb.target = t_p;
+      pb.u = &prep.u;
+      pb.rows = m;
+      pb.cols = n;
+      if (!natural) pb.order = order;
+      pb.static_params = clip_params ? &clip_params : nullptr;
+      vk::Stream s(ctx);
+      GbsDeviceResult r = im.gbs->solve(s, pb);
+      s.submit_and_wait();
+      out.codes = vk::download_all<int32_t>(ctx, r.codes, size_t(m) * n);
+      out.params = kernels::params_from_device(vk::download_all<float>(ctx, r.params, size_t(m) * r.groups_per_row * 4));
+      out.dequantized = vk::download_all<float>(ctx, r.dequantized, size_t(m) * n);
+      out.g_idx = r.g_idx;
+      const auto rl = vk::download_all<float>(ctx, r.row_loss, m);
+      out.row_loss.assign(rl.begin(), rl.end());
+      q_buf = std::move(r.dequantized);
+    }
+
+    // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ / m.
+    const auto per_row = im.row_losses(q_buf, t, *stats.h, m, n);
+    out.loss = std::accumulate(per_row.begin(), per_row.end(), 0.0) / double(m);
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
+}  // namespace vkq::quant

@@ -1,0 +1,68 @@
+// ALGORITHMS.md §2–§5 on the device, the layer-level API the calibration driver calls: for the
+// linears that share one input (q/k/v, gate/up, or a single o/down), factor the regularised Gram
+// once, then per layer shift the target (α), search the grid (RTN, GPTQ/GBS or beam) and measure
+// the loss tr((T − Q) H (T − Q)ᵀ)/m with the unregularised H. Semantics follow ref::quantize_layer
+// (reference/layer_quant.cpp), which is the oracle in the tests.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reference/layer_spec.hpp"
+#include "vk/buffer.hpp"
+#include "vk/context.hpp"
+
+namespace vkq::quant {
+
+// Statistics of one shared input, all on the device (n x n fp32, original column order).
+struct LayerStatistics {
+  const vk::Buffer* h = nullptr;          // H = (2/N) X Xᵀ
+  const vk::Buffer* d = nullptr;          // cross-Gram D (α ≠ 0), else null
+  uint32_t n = 0;
+  std::vector<double> channel_mean_abs;   // mean|x_j| (saliency act/act2); may be empty otherwise
+};
+
+struct LayerWeights {
+  std::string name;                       // for messages, e.g. "blk.3.attn_q.weight"
+  const std::vector<float>* w = nullptr;  // rows x n, row-major
+  uint32_t rows = 0;
+};
+
+struct LayerQuantOutput {
+  std::string name;
+  uint32_t rows = 0, cols = 0, groups_per_row = 0;
+  std::vector<int32_t> codes;             // rows x cols, original column order
+  std::vector<ref::GroupParams> params;   // rows x groups_per_row (scales fp16-exact for GGUF)
+  std::vector<uint32_t> g_idx;            // group of each original column
+  std::vector<float> dequantized;         // Q, rows x cols
+  double loss = 0;                        // tr((T − Q) H (T − Q)ᵀ)/rows, unregularised H
+  std::vector<double> row_loss;           // GBS: Σ (w − q)²/U_jj²; RTN: (t − q) H̃ (t − q)ᵀ
+  double damp_used = 0;
+  std::vector<std::string> damping_retries;
+  std::vector<uint32_t> dead_columns;
+};
+
+class LayerQuantizer {
+ public:
+  LayerQuantizer(vk::Context& ctx, const ref::LayerQuantOptions& options);
+  ~LayerQuantizer();
+
+  // Quantizes every layer in `layers` against the shared statistics. `label` names the group in
+  // damping messages. vkq::Error on bad shapes, non-finite weights or a Gram that cannot be factored.
+  std::vector<LayerQuantOutput> quantize_group(const std::vector<LayerWeights>& layers, const LayerStatistics& stats,
+                                               const std::string& label);
+
+  const ref::LayerQuantOptions& options() const { return opt_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ref::LayerQuantOptions opt_;
+};
+
+// Validates options the way ref::quantize_layer does (same messages), for the CLI to fail early.
+void validate_layer_options(const ref::LayerQuantOptions& o, uint32_t n);
+
+}  // namespace vkq::quant

@@ -1,0 +1,98 @@
+// Selftest of clip_search (ALGORITHMS.md §3 scale/clip search) against ref::clip_search_params: the
+// worst relative excess of a chosen candidate's float64 loss over the reference optimum.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/clip_search.hpp"
+#include "kernels/rtn.hpp"
+#include "reference/grid.hpp"
+#include "reference/scale_search.hpp"
+#include "selftest/selftest_case.hpp"
+
+namespace vkq::selftest {
+
+std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng) {
+  struct Shape {
+    const char* name;
+    ref::GridSpec spec;
+    ref::ClipScore score;
+    uint32_t m, n;
+  };
+  const Shape shapes[] = {
+      {"INT4 g128 full", {ref::GridFormat::INT, 4, 128, false}, ref::ClipScore::full_block, 16, 257},
+      {"INT3 g32 diag", {ref::GridFormat::INT, 3, 32, false}, ref::ClipScore::diagonal, 33, 127},
+      {"Q4_0 full", {ref::GridFormat::Q4_0, 4, 32, false}, ref::ClipScore::full_block, 16, 128}};
+  std::vector<SelftestRow> rows;
+  for (const auto& sh : shapes) {
+    SelftestRow row;
+    row.kernel = "clip_search";
+    row.shape = std::string(sh.name) + " " + std::to_string(sh.m) + "x" + std::to_string(sh.n);
+    row.metric = "max rel loss excess";
+    row.tolerance = 1e-4;  // fp32 losses may pick the other of two candidates equal within rounding
+    const uint32_t n = sh.n, groups = kernels::grid_groups_per_row(sh.spec, n);
+    // H̃ = (2/N) XᵀX + 0.01 μ I, an SPD regularised Gram.
+    const uint32_t tokens = 2 * n;
+    auto x = uniform(rng, size_t(tokens) * n, -1.0f, 1.0f);
+    std::vector<double> h(size_t(n) * n, 0.0);
+    for (uint32_t t = 0; t < tokens; ++t)
+      for (uint32_t i = 0; i < n; ++i)
+        for (uint32_t j = 0; j < n; ++j) h[size_t(i) * n + j] += 2.0 / tokens * x[size_t(t) * n + i] * x[size_t(t) * n + j];
+    double mu = 0;
+    for (uint32_t i = 0; i < n; ++i) mu += h[size_t(i) * n + i] / n;
+    for (uint32_t i = 0; i < n; ++i) h[size_t(i) * n + i] += 0.01 * mu;
+    const std::vector<float> hf(h.begin(), h.end());
+    const std::vector<double> hd(hf.begin(), hf.end());
+    auto t = uniform(rng, size_t(sh.m) * n, -1.0f, 1.0f);
+    for (size_t e = 0; e < t.size(); e += 11) t[e] *= 4.0f;  // outliers: where clipping pays
+    const std::vector<double> td(t.begin(), t.end());
+    ref::ClipOptions clip;
+    clip.enabled = true;
+    clip.score = sh.score;
+    auto tb = vk::upload_new(ctx, t, "T");
+    auto hb = vk::upload_new(ctx, hf, "H");
+    auto scratch = vk::upload_new(ctx, nan_filled(t.size()), "scratch");
+    auto pb = vk::upload_new(ctx, nan_filled(size_t(sh.m) * groups * 4), "params");
+    kernels::ClipSearch search(ctx, sh.spec, clip);
+    vk::Stream s(ctx);
+    kernels::ClipSearchShape cs;
+    cs.m = sh.m, cs.n = n;
+    const uint32_t t0 = s.timestamp();
+    search.run(s, tb, hb, scratch, pb, cs);
+    const uint32_t t1 = s.timestamp();
+    s.submit_and_wait();
+    row.millis = s.elapsed_ms(t0, t1);
+    const auto got = kernels::params_from_device(vk::download_all<float>(ctx, pb, size_t(sh.m) * groups * 4));
+    const auto want = ref::clip_search_params(td.data(), sh.m, n, hd.data(), sh.spec, clip);
+    const size_t g = kernels::grid_group_columns(sh.spec, n);
+    double worst = 0;
+    // Pass 1: reference losses, whose largest sets the floor under a group's own loss (a 1-column
+    // group can reach loss 0 exactly in float64 while fp32 rounding leaves ~1e-15).
+    std::vector<double> lw(size_t(sh.m) * groups), lg(lw.size());
+    double lw_max = 0;
+    for (uint32_t i = 0; i < sh.m; ++i)
+      for (uint32_t k = 0; k < groups; ++k) {
+        const size_t j0 = k * g, len = std::min<size_t>(g, n - j0);
+        const double* tg = td.data() + size_t(i) * n + j0;
+        const double* hg = hd.data() + j0 * n + j0;
+        const auto& p = got[size_t(i) * groups + k];
+        if (!std::isfinite(p.scale)) {
+          worst = INFINITY;  // never written
+          continue;
+        }
+        const size_t e = size_t(i) * groups + k;
+        lg[e] = ref::clip_candidate_loss(tg, len, hg, n, sh.spec, p, sh.score);
+        lw[e] = ref::clip_candidate_loss(tg, len, hg, n, sh.spec, want[e], sh.score);
+        lw_max = std::max(lw_max, lw[e]);
+      }
+    for (size_t e = 0; e < lw.size(); ++e)
+      worst = std::max(worst, (lg[e] - lw[e]) / std::max(lw[e], 1e-9 * lw_max + 1e-300));
+    row.max_error = worst;
+    row.passed = worst <= row.tolerance;
+    if (!row.passed) row.message = "a chosen clip is worse than the float64 optimum";
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+}  // namespace vkq::selftest

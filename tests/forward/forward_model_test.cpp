@@ -1,0 +1,163 @@
+// The Vulkan transformer against the float64 reference forward on stories260K: whole-model logits
+// from both sources, one block over packed sequences with the captured linear inputs, weight
+// replacement, and mean NLL of the README's 5-block protocol against its published value.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "forward/transformer_model.hpp"
+#include "forward_fixture.hpp"
+#include "model/gguf.hpp"
+#include "model/tokenizer.hpp"
+#include "reference/forward_ref.hpp"
+#include "support/vk_test_env.hpp"
+
+namespace vkq {
+namespace {
+
+using forward::LinearGroup;
+using forward::TransformerModel;
+
+TEST(TransformerModel, LogitsMatchFloat64Reference) {
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  auto tok = model::make_tokenizer(*w.gguf());
+  const auto blocks = test::text_blocks(test::read_text(test::data_path("tinystories-valid/tinystories_val.txt")));
+  auto ids = tok->encode(blocks.at(0), true);
+  ASSERT_GT(ids.size(), 40u);
+  TransformerModel m(test::vk_context(), w);
+  const auto got = m.logits(ids);
+  const auto want = ref::forward_logits_ref(test::ref_config(w.config()), test::ref_weights(w), ids);
+  // fp32 activations through 5 blocks of width 64 (dot products <= 172 terms): measured ~4e-7 of
+  // the largest logit; 5e-6 leaves room for other devices' summation orders, not for a wrong op.
+  EXPECT_LT(test::max_rel_error(got, want), 5e-6);
+
+  // The llama2.c checkpoint holds bit-identical tensors: identical logits.
+  auto wb = model::ModelWeights::open(test::stories_bin());
+  TransformerModel mb(test::vk_context(), wb);
+  EXPECT_EQ(mb.logits(ids), got);
+  const auto last = m.last_logits(ids);
+  EXPECT_EQ(last, std::vector<float>(got.end() - w.config().vocab_size, got.end()));
+}
+
+TEST(TransformerModel, BlockOverPackedSequencesAndCapture) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  const auto& c = w.config();
+  TransformerModel m(ctx, w);
+  const std::vector<uint32_t> lengths = {33, 1, 70};
+  const uint32_t tokens = 104;
+  auto x = test::random_floats(rng, size_t(tokens) * c.dim, -1, 1);
+  auto xb = vk::upload_new(ctx, x, "x");
+  auto yb = vk::upload_new(ctx, test::poisoned(x.size()), "y");
+  auto batch = m.prepare(forward::TokenBatch::from_lengths(lengths));
+  std::vector<vk::Buffer> cap;
+  std::vector<std::pair<LinearGroup, uint32_t>> seen;
+  forward::CaptureFn fn = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& in, uint32_t n, uint32_t cols) {
+    cap.push_back(vk::upload_new(ctx, test::poisoned(size_t(n) * cols), "capture"));
+    s.copy(in, cap.back(), uint64_t(n) * cols * 4);
+    seen.push_back({g, cols});
+  };
+  vk::Stream s(ctx);
+  m.forward_block(s, 3, xb, batch, yb, &fn);
+  s.submit_and_wait();
+  ref::BlockRefCapture rc;
+  const auto want = ref::forward_block_ref(test::ref_config(c), test::ref_block(w, 3), test::to_double(x), lengths, &rc);
+  // One block in fp32: ~1e-6 relative per op, a handful of ops deep.
+  EXPECT_LT(test::max_rel_error(vk::download_all<float>(ctx, yb, x.size()), want), 1e-5);
+  ASSERT_EQ(seen.size(), 4u);
+  const std::vector<std::pair<LinearGroup, const std::vector<double>*>> groups = {
+      {LinearGroup::AttnQkv, &rc.attn_in}, {LinearGroup::AttnOutput, &rc.attn_out},
+      {LinearGroup::FfnGateUp, &rc.ffn_in}, {LinearGroup::FfnDown, &rc.down_in}};
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(forward::linear_group_name(groups[i].first));
+    EXPECT_EQ(seen[i].first, groups[i].first);
+    const auto& wantc = *groups[i].second;
+    EXPECT_EQ(size_t(tokens) * seen[i].second, wantc.size());
+    EXPECT_LT(test::max_rel_error(vk::download_all<float>(ctx, cap[i], wantc.size()), wantc), 1e-5);
+  }
+}
+
+TEST(TransformerModel, SetLinearWeightsReplacesABlocksLinear) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  const auto& c = w.config();
+  TransformerModel m(ctx, w);
+  auto down = test::random_floats(rng, size_t(c.dim) * c.hidden_dim, -0.1f, 0.1f);
+  m.set_linear_weights(1, "ffn_down", down);
+  EXPECT_EQ(m.linear_weights(1, "ffn_down"), down);
+  auto rw = test::ref_weights(w);
+  rw.blocks[1].w_down = test::to_double(down);
+  const std::vector<int32_t> ids = {1, 410, 469, 347, 5, 77, 300};
+  // Same tolerance as the whole-model logits test.
+  EXPECT_LT(test::max_rel_error(m.logits(ids), ref::forward_logits_ref(test::ref_config(c), rw, ids)), 5e-6);
+  EXPECT_THROW(m.set_linear_weights(1, "ffn_down", std::vector<float>(10)), Error);
+  EXPECT_THROW(m.set_linear_weights(1, "ffn_sideways", down), Error);
+  EXPECT_THROW(m.set_linear_weights(9, "ffn_down", down), Error);
+  down[17] = NAN;
+  EXPECT_THROW(m.set_linear_weights(1, "ffn_down", down), Error);
+}
+
+TEST(TransformerModel, KvCacheDecodingMatchesFullSequence) {
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  TransformerModel m(test::vk_context(), w);
+  const std::vector<int32_t> ids = {1, 410, 469, 347, 5, 77, 300, 12, 499};
+  const auto full = m.logits(ids);
+  const uint32_t vocab = w.config().vocab_size;
+  auto cache = m.make_kv_cache(uint32_t(ids.size()));
+  for (uint32_t pos = 0; pos < ids.size(); ++pos) {
+    const auto step = m.decode_logits(cache, ids[pos], pos);
+    std::vector<double> want(full.begin() + size_t(pos) * vocab, full.begin() + size_t(pos + 1) * vocab);
+    // Same fp32 ops in another order (one query row vs many): a few ulps of the largest logit.
+    EXPECT_LT(test::max_rel_error(step, want), 1e-6) << "position " << pos;
+  }
+  EXPECT_THROW(m.decode_logits(cache, 5, uint32_t(ids.size())), Error);  // past the capacity
+}
+
+TEST(TransformerModel, RejectsIdsOutsideTheVocabulary) {
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  TransformerModel m(test::vk_context(), w);
+  EXPECT_THROW(m.logits({1, 512}), Error);
+  EXPECT_THROW(m.logits({}), Error);
+}
+
+// README: first 5 blank-line blocks of tinystories_val.txt, each encoded with BOS, capped at 512
+// tokens, no cross-block context: 616 predicted tokens, mean NLL 1.43296 nats (ppl 4.1911).
+TEST(TransformerModel, PerplexityOfFirstFiveBlocks) {
+  const auto blocks = test::text_blocks(test::read_text(test::data_path("tinystories-valid/tinystories_val.txt")));
+  ASSERT_GE(blocks.size(), 5u);
+  for (const std::string& path : {test::stories_gguf(), test::stories_bin()}) {
+    SCOPED_TRACE(path);
+    auto w = model::ModelWeights::open(path);
+    auto tok = w.gguf() ? model::make_tokenizer(*w.gguf()) : model::make_tokenizer_llama2c(test::stories_tok());
+    TransformerModel m(test::vk_context(), w);
+    const auto rc = test::ref_config(w.config());
+    const auto rw = test::ref_weights(w);
+    double sum = 0, ref_sum = 0;
+    uint64_t count = 0;
+    for (size_t i = 0; i < 5; ++i) {
+      auto ids = tok->encode(blocks[i], true);
+      if (ids.size() > 512) ids.resize(512);
+      const auto r = m.nll(ids);
+      sum += r.sum;
+      count += r.count;
+      ref_sum += ref::sequence_nll_ref(rc, rw, ids);
+    }
+    EXPECT_EQ(count, 616u);
+    const double mean = sum / double(count);
+    // fp32 device vs our float64 reference: measured 1e-7; per-token NLL errors are ~1e-6 at most.
+    EXPECT_NEAR(mean, ref_sum / double(count), 2e-6);
+    // The README's figure is rounded to 5 decimals (±5e-6), from an independent float64 forward.
+    EXPECT_NEAR(mean, 1.43296, 7e-6);
+    EXPECT_NEAR(std::exp(mean), 4.1911, 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace vkq
