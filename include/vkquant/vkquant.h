@@ -29,6 +29,22 @@ VKQ_C_API char* vkq_devices_json(const char* selector);
  * `report_json` (optional) receives the per-kernel table as JSON; free it with vkq_free(). */
 VKQ_C_API int vkq_selftest(const char* selector, int validation, unsigned long long seed, char** report_json);
 
+/* Progress of vkq_quantize: one JSON object per event, with the fields of vkq::ProgressEvent
+ * ({"stage","item","step","steps","fraction","elapsed_seconds","eta_seconds","message"}).
+ * Called on the thread that called vkq_quantize; the string is valid only during the call. */
+typedef void (*vkq_progress_fn)(const char* event_json, void* user);
+
+/* Quantizes a model (vkq::quantize). `options_json` is a JSON object whose keys are the field names
+ * of vkq::QuantizeOptions (e.g. {"model_path": "m.gguf", "calib_path": "t.txt", "type": "Q4_0",
+ * "output_path": "m-q4_0.gguf", "calib_seqs": 32}); omitted keys keep their defaults and an unknown
+ * key or a value of the wrong type is an error naming the key. `progress` (optional) receives
+ * every event; setting `*cancel` (optional) to non-zero from any thread stops the run, which then
+ * writes nothing. Returns 0 on success, 2 when cancelled, -1 on an error (see vkq_last_error).
+ * On success `result_json` (optional) receives the vkq::QuantizeResult as JSON (field names as in
+ * the struct, "tensors" an array of vkq::TensorResult); free it with vkq_free(). */
+VKQ_C_API int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, const volatile int* cancel,
+                           char** result_json);
+
 VKQ_C_API void vkq_free(void* p);
 
 #ifdef __cplusplus

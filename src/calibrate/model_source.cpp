@@ -4,13 +4,30 @@
 #include <fstream>
 #include <iterator>
 
+#include "io/llama2c_gguf.hpp"
 #include "model/gguf.hpp"
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::calibrate {
 
+bool is_llama2c_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  return in.gcount() == 4 && std::string(magic, 4) != "GGUF";
+}
+
 ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path) {
   if (!std::filesystem::exists(model_path)) throw Error(model_path + ": no such model file");
+  if (is_llama2c_checkpoint(model_path)) {
+    if (tokenizer_path.empty())
+      throw Error(model_path + " is a llama2.c checkpoint, which carries no vocabulary: pass its tokenizer with "
+                               "--tokenizer (e.g. tok512.bin)");
+    // As a GGUF (vocabulary included) so the output loads in llama.cpp; tokenized as llama2.c does.
+    ModelSource src{model::ModelWeights::from_gguf(io::llama2c_as_gguf(model_path, tokenizer_path)),
+                    model::make_tokenizer_llama2c(tokenizer_path)};
+    return src;
+  }
   ModelSource src{model::ModelWeights::open(model_path), nullptr};
   if (src.weights.gguf()) {
     if (!tokenizer_path.empty())

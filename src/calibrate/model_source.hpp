@@ -15,6 +15,11 @@ struct ModelSource {
   std::unique_ptr<model::Tokenizer> tokenizer;
 };
 
+// True when the file does not start with the GGUF magic (then it is read as llama2.c).
+bool is_llama2c_checkpoint(const std::string& path);
+
+// A llama2.c checkpoint is turned into an in-memory GGUF (vocabulary from the tokenizer file) so
+// that it quantizes to a GGUF llama.cpp loads; its text is tokenized as llama2.c does.
 // vkq::Error naming the file when it is missing, unreadable or not a model, and naming
 // --tokenizer when a llama2.c checkpoint comes without one.
 ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path);

@@ -384,9 +384,6 @@ QuantizeResult Driver::run() {
   src_ = std::make_unique<ModelSource>(open_model_source(opt_.model_path, opt_.tokenizer_path));
   const model::LlamaConfig cfg = src_->weights.config();
   if (!target_.generic) {
-    if (!src_->weights.gguf())
-      throw Error(opt_.model_path + ": writing GGUF from a llama2.c checkpoint is not supported yet; convert it to "
-                                    "GGUF first or evaluate a generic grid with --eval-text");
     io::PlanOptions po;
     po.type = target_.gguf;
     if (!opt_.token_embedding_type.empty())
