@@ -20,6 +20,8 @@
 #include "kernels/gram.hpp"
 #include "kernels/rtn.hpp"
 #include "model/gguf.hpp"
+#include "quant/awq_search.hpp"
+#include "quant/hessian_factor.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "reference/alpha_sampling.hpp"
 #include "vk/context.hpp"
@@ -107,6 +109,11 @@ class Driver {
                           kernels::CrossGramAccumulator* cross);
   void advance_block(forward::TransformerModel& model, uint32_t block, Activations& x);
   void solve_stage(uint32_t block, const Stage& stage);
+  // AWQ (§4 GS): per-input-channel scales s for a group preceded by an RMSNorm; W ← W diag(s),
+  // H ← diag(1/s) H diag(1/s), mean|x| ← mean|x|/s, and the norm weight ← norm/s (returned).
+  std::vector<double> awq_fold(uint32_t block, const Stage& stage, const std::vector<std::string>& lins,
+                               std::vector<std::vector<float>>& ws, vk::Buffer& h, uint32_t n,
+                               std::vector<double>& mean_abs, const ref::GridSpec& grid);
   void round_uncalibrated(const io::TensorPlan& t);
   Solved pack_for_gguf(const quant::LayerQuantOutput& out) const;
   void write_output();
@@ -128,6 +135,7 @@ class Driver {
   Activations xq_, xf_;
   std::map<std::string, Solved> solved_;
   std::map<std::string, TensorResult> results_;
+  std::map<std::string, std::vector<float>> folded_norms_;  // AWQ: norm weights with 1/s folded in
   std::vector<std::string> notes_;
   double stage_units_ = 0;
 };
@@ -299,8 +307,25 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
     }
     tracker_->begin("quantize", "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group),
                     block + 1, cfg.n_layers);
-    const auto outs = lq.quantize_group(layers, stats, "blk." + std::to_string(block) + " " +
-                                                           forward::linear_group_name(stage.group));
+    vk::Buffer h_scaled;
+    quant::LayerStatistics group_stats = stats;
+    const bool folds = opt_.method == "awq" &&
+                       (stage.group == LinearGroup::AttnQkv || stage.group == LinearGroup::FfnGateUp) &&
+                       lins.size() == stage.linears.size();  // the norm feeds every linear of the group
+    if (folds) {
+      h_scaled = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "H scaled");
+      {
+        vk::Stream s(*ctx_);
+        s.copy(h, h_scaled, uint64_t(n) * n * 4);
+        s.submit_and_wait();
+      }
+      const auto a = awq_fold(block, stage, lins, ws, h_scaled, n, group_stats.channel_mean_abs,
+                              grids[lins.front()]);
+      group_stats.h = &h_scaled;
+      (void)a;
+    }
+    const auto outs = lq.quantize_group(layers, group_stats, "blk." + std::to_string(block) + " " +
+                                                                 forward::linear_group_name(stage.group));
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count() / double(outs.size());
     for (size_t i = 0; i < outs.size(); ++i) {
       const auto& out = outs[i];
@@ -318,6 +343,44 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
     }
   }
   tracker_->advance(stage_units_ * 0.5);
+}
+
+std::vector<double> Driver::awq_fold(uint32_t block, const Stage& stage, const std::vector<std::string>& lins,
+                                     std::vector<std::vector<float>>& ws, vk::Buffer& h, uint32_t n,
+                                     std::vector<double>& mean_abs, const ref::GridSpec& grid) {
+  // H̃ in natural order scores the candidates, as in the reference search.
+  quant::HessianOptions ho;
+  ho.damp = opt_.damp;
+  ho.lambda = opt_.lambda;
+  ho.channel_mean_abs = mean_abs;
+  ho.act_order = false;
+  ho.label = "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group);
+  const quant::PreparedHessian prep = quant::prepare_hessian(*ctx_, h, n, ho);
+  std::vector<vk::Buffer> wb;
+  std::vector<quant::AwqLayerBuffers> layers;
+  wb.reserve(ws.size());
+  for (size_t i = 0; i < ws.size(); ++i) {
+    wb.push_back(vk::upload_new(*ctx_, ws[i], lins[i]));
+    layers.push_back({&wb.back(), &wb.back(), uint32_t(ws[i].size() / n)});
+  }
+  const quant::AwqSearchResult r = quant::awq_scale_search(*ctx_, layers, n, prep.h_reg, mean_abs, grid);
+  const std::vector<double>& s = r.scales;
+  for (auto& w : ws)
+    for (size_t k = 0; k < w.size(); ++k) w[k] = float(double(w[k]) * s[k % n]);
+  auto hv = vk::download_all<float>(*ctx_, h, size_t(n) * n);
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t j = 0; j < n; ++j) hv[size_t(i) * n + j] = float(double(hv[size_t(i) * n + j]) / (s[i] * s[j]));
+  vk::upload(*ctx_, h, hv.data(), hv.size() * 4);
+  for (uint32_t j = 0; j < n; ++j) mean_abs[j] /= s[j];
+  const std::string norm = stage.group == LinearGroup::AttnQkv ? "attn_norm" : "ffn_norm";
+  std::vector<float> nw = stage.group == LinearGroup::AttnQkv ? src_->weights.attn_norm(block)
+                                                               : src_->weights.ffn_norm(block);
+  for (uint32_t j = 0; j < n; ++j) nw[j] = float(double(nw[j]) / s[j]);
+  model_q_->set_norm_weights(block, norm, nw);
+  folded_norms_["blk." + std::to_string(block) + "." + norm + ".weight"] = nw;
+  tracker_->notice("blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group) +
+                   ": AWQ scale exponent a = " + std::to_string(r.best_exponent) + " folded into " + norm);
+  return s;
 }
 
 void Driver::round_uncalibrated(const io::TensorPlan& t) {
@@ -363,6 +426,11 @@ void Driver::write_output() {
       const Solved& sv = solved_.at(t.name);
       const bool has_m = t.output_type == model::GgmlType::Q4_1 || t.output_type == model::GgmlType::Q5_1;
       writer_->write_quantized(t.name, sv.codes, sv.d, has_m ? std::span<const float>(sv.m) : std::span<const float>());
+    } else if (auto f = folded_norms_.find(t.name); f != folded_norms_.end()) {
+      writer_->write_float(t.name, f->second);  // AWQ scales folded into the norm
+      r.method = "awq-fold";
+      r.rows = 1;
+      r.cols = uint32_t(t.cols());
     } else {
       writer_->write_from_input(t.name);
       if (r.method.empty()) r.method = io::tensor_action_name(t.action);

@@ -49,8 +49,10 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
     l.method = ref::Method::rtn;
   else if (o.method == "beam")
     l.method = ref::Method::beam;
+  else if (o.method == "awq")
+    l.method = ref::Method::rtn;  // AWQ = per-channel scale search (the driver), then round to nearest
   else
-    throw Error("--method " + o.method + ": expected gptq, rtn or beam");
+    throw Error("--method " + o.method + ": expected gptq, rtn, beam or awq");
   l.grid = grid;
   l.act_order = o.act_order;
   l.static_groups = o.static_groups;
@@ -92,6 +94,8 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (!(o.lambda >= 0 && std::isfinite(o.lambda))) throw Error("--lambda must be a finite number >= 0");
   if (!(o.alpha >= 0 && o.alpha <= 1)) throw Error("--alpha must be within [0, 1]");
   if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
+  if (o.method == "awq" && (o.alpha > 0 || o.alpha_mode == "sampled"))
+    throw Error("--method awq searches scales against the symmetric target: it cannot be combined with --alpha");
 }
 
 }  // namespace vkq::calibrate

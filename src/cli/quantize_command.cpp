@@ -50,7 +50,7 @@ void add_quantize_command(CLI::App& app) {
                   "Output type: Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 F16 BF16 F32 (llama-quantize names), or INT<b>[g<G>][s] "
                   "(e.g. INT3g32) to evaluate a generic grid without writing a file")
       ->capture_default_str();
-  cmd->add_option("--method", o.method, "gptq (error feedback, default), beam (bounded search), rtn (no feedback)")
+  cmd->add_option("--method", o.method, "gptq (error feedback, default), beam (bounded search), awq (scale search folded into the norms, then round to nearest), rtn (no feedback)")
       ->capture_default_str();
   cmd->add_option("--beam", o.beam_width, "Beam width K for --method beam")->capture_default_str();
   cmd->add_option("--lambda", o.lambda, "SARQC strength λ (0 = plain GPTQ); keeps weights near the originals")

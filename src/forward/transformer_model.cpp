@@ -88,6 +88,19 @@ void TransformerModel::set_linear_weights(uint32_t block, const std::string& nam
   vk::upload(ctx_, buf, w.data(), w.size() * sizeof(float));
 }
 
+void TransformerModel::set_norm_weights(uint32_t block, const std::string& name, const std::vector<float>& w) {
+  if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " does not exist");
+  if (name != "attn_norm" && name != "ffn_norm")
+    throw Error("transformer: '" + name + "' is not a block norm (attn_norm, ffn_norm)");
+  if (w.size() != config_.dim)
+    throw Error("transformer: blk." + std::to_string(block) + "." + name + " needs " + std::to_string(config_.dim) +
+                " values, got " + std::to_string(w.size()));
+  for (float v : w)
+    if (!std::isfinite(v)) throw Error("transformer: blk." + std::to_string(block) + "." + name + " holds a non-finite value");
+  Block& b = *blocks_[block];
+  vk::upload(ctx_, name == "attn_norm" ? b.attn_norm : b.ffn_norm, w.data(), w.size() * sizeof(float));
+}
+
 std::vector<float> TransformerModel::linear_weights(uint32_t block, const std::string& name) const {
   const vk::Buffer& buf = linear_buffer(block, name);
   const model::LinearShape s = model::linear_shape(config_, name);

@@ -66,6 +66,8 @@ class TransformerModel {
   // with rows x cols fp32 values (row-major); vkq::Error for a wrong name, size or a non-finite value.
   void set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
   std::vector<float> linear_weights(uint32_t block, const std::string& name) const;
+  // Replaces a block's RMSNorm weight (attn_norm or ffn_norm, dim values): AWQ folds its scales there.
+  void set_norm_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
 
   // Uploads positions, ranges, ids (checked against the vocabulary) and allocates scratch.
   DeviceBatch prepare(const TokenBatch& batch);
