@@ -9,8 +9,10 @@
 #include <thread>
 
 #include "bench_table.hpp"
+#include "solver_bench.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/gram.hpp"
+#include "vk/buffer.hpp"
 #include "vk/context.hpp"
 
 using namespace vkq;
@@ -120,6 +122,8 @@ int main(int argc, char** argv) {
       add(bench_gemm(ctx, 2048, 4096, 4096, reps));
       add(bench_gemm(ctx, 2048, 11008, 4096, reps));
     }
+    const auto solver_rows = bench::run_solver_bench(ctx, quick, reps);
+    bench::print_solver_rows(solver_rows);
     if (!json_path.empty()) {
       nlohmann::json j = {{"device", ctx.probe().name},
                           {"device_type", ctx.probe().kind_name()},
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
                           {"quick", quick},
                           {"rows", nlohmann::json::array()}};
       for (const auto& r : rows) j["rows"].push_back(bench::to_json(r));
+      j["solvers"] = bench::solver_rows_json(solver_rows);
       std::ofstream(json_path) << j.dump(2) << "\n";
       std::printf("wrote %s\n", json_path.c_str());
     }

@@ -183,8 +183,10 @@ void main() {
       const uint k = e / p.bl, t = e % p.bl;
       const uint parent = c_meta[sel[k]] >> 1;
       const uint src = cur * K * BMAX + parent * BMAX + t, dst = nxt * K * BMAX + k * BMAX + t;
-      if (t > j) ws[dst] = gbs_feedback(ws[src], ek[k], u[pos * p.n + p.i1 + t]);
-      es[dst] = t < j ? es[src] : (t == j ? ek[k] : 0.0);
+      if (t > j)  // later columns get the feedback; earlier ones keep the lineage's errors
+        ws[dst] = gbs_feedback(ws[src], ek[k], u[pos * p.n + p.i1 + t]);
+      else
+        es[dst] = t < j ? es[src] : ek[k];
     }
     barrier();
     cur = nxt;

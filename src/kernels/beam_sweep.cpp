@@ -25,7 +25,7 @@ BeamSweep::BeamSweep(vk::Context& ctx, const GridDesc& grid, uint32_t width)
   if (width == 0 || width > kMaxWidth)
     throw Error("beam_sweep: beam width K = " + std::to_string(width) + " outside 1.." + std::to_string(kMaxWidth));
   // One workgroup per row with a handful of barriers per column: on CPU devices each barrier
-  // switches every invocation, and 16 invocations measured 2–3× faster than 64 on lavapipe.
+  // switches every invocation, and 16 invocations measured 1.5–3× faster than 64 on lavapipe.
   wg_ = std::min(ctx.probe().kind == vk::DeviceKind::Cpu ? 16u : 64u, ctx.probe().max_workgroup_invocations);
   if (beam_shared_bytes(k_, 8) > ctx.probe().max_shared_memory)
     throw Error("beam_sweep: beam width K = " + std::to_string(width) + " does not fit the device's shared memory");
