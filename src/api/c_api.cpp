@@ -3,9 +3,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
 #include <string>
+#include <thread>
 
 #include "vkquant/vkquant.hpp"
 
@@ -28,6 +35,149 @@ std::string selftest_json(const vkq::SelftestReport& r) {
                         {"validation_messages", r.validation_messages}, {"passed", r.all_passed()}}
       .dump(2);
 }
+
+// vkq_quantize's options: every QuantizeOptions field by its C++ name, with a checked JSON type.
+using OptionSetter = std::function<void(vkq::QuantizeOptions&, const nlohmann::json&, const std::string&)>;
+
+void need(bool ok, const std::string& key, const char* what) {
+  if (!ok) throw vkq::Error("vkq_quantize options: \"" + key + "\" must be " + what);
+}
+
+OptionSetter string_field(std::string vkq::QuantizeOptions::*f) {
+  return [f](vkq::QuantizeOptions& o, const nlohmann::json& v, const std::string& key) {
+    need(v.is_string(), key, "a string");
+    o.*f = v.get<std::string>();
+  };
+}
+OptionSetter bool_field(bool vkq::QuantizeOptions::*f) {
+  return [f](vkq::QuantizeOptions& o, const nlohmann::json& v, const std::string& key) {
+    need(v.is_boolean(), key, "true or false");
+    o.*f = v.get<bool>();
+  };
+}
+OptionSetter double_field(double vkq::QuantizeOptions::*f) {
+  return [f](vkq::QuantizeOptions& o, const nlohmann::json& v, const std::string& key) {
+    need(v.is_number(), key, "a number");
+    o.*f = v.get<double>();
+  };
+}
+OptionSetter u32_field(uint32_t vkq::QuantizeOptions::*f) {
+  return [f](vkq::QuantizeOptions& o, const nlohmann::json& v, const std::string& key) {
+    need(v.is_number_unsigned() && v.get<uint64_t>() <= std::numeric_limits<uint32_t>::max(), key,
+         "an integer from 0 to 4294967295");
+    o.*f = uint32_t(v.get<uint64_t>());
+  };
+}
+OptionSetter u64_field(uint64_t vkq::QuantizeOptions::*f) {
+  return [f](vkq::QuantizeOptions& o, const nlohmann::json& v, const std::string& key) {
+    need(v.is_number_unsigned(), key, "a non-negative integer");
+    o.*f = v.get<uint64_t>();
+  };
+}
+
+const std::map<std::string, OptionSetter>& option_setters() {
+  using O = vkq::QuantizeOptions;
+  static const std::map<std::string, OptionSetter> m = {
+      {"model_path", string_field(&O::model_path)},
+      {"tokenizer_path", string_field(&O::tokenizer_path)},
+      {"calib_path", string_field(&O::calib_path)},
+      {"output_path", string_field(&O::output_path)},
+      {"force", bool_field(&O::force)},
+      {"type", string_field(&O::type)},
+      {"token_embedding_type", string_field(&O::token_embedding_type)},
+      {"output_tensor_type", string_field(&O::output_tensor_type)},
+      {"method", string_field(&O::method)},
+      {"beam_width", u32_field(&O::beam_width)},
+      {"damp", double_field(&O::damp)},
+      {"lambda", double_field(&O::lambda)},
+      {"saliency", string_field(&O::saliency)},
+      {"alpha_mode", string_field(&O::alpha_mode)},
+      {"alpha", double_field(&O::alpha)},
+      {"act_order", bool_field(&O::act_order)},
+      {"static_groups", bool_field(&O::static_groups)},
+      {"block", u32_field(&O::block)},
+      {"clip_search", bool_field(&O::clip_search)},
+      {"calib_seqs", u32_field(&O::calib_seqs)},
+      {"calib_len", u32_field(&O::calib_len)},
+      {"calib_begin", double_field(&O::calib_begin)},
+      {"calib_end", double_field(&O::calib_end)},
+      {"seed", u64_field(&O::seed)},
+      {"chunk_tokens", u32_field(&O::chunk_tokens)},
+      {"device", string_field(&O::device)},
+      {"write_report", bool_field(&O::write_report)},
+      {"eval_text_path", string_field(&O::eval_text_path)},
+      {"eval_begin", double_field(&O::eval_begin)},
+      {"eval_end", double_field(&O::eval_end)},
+      {"eval_ctx", u32_field(&O::eval_ctx)},
+      {"eval_max_windows", u32_field(&O::eval_max_windows)},
+  };
+  return m;
+}
+
+vkq::QuantizeOptions parse_quantize_options(const char* text) {
+  if (!text) throw vkq::Error("vkq_quantize: options_json is NULL");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw vkq::Error(std::string("vkq_quantize options: not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw vkq::Error("vkq_quantize options: expected a JSON object");
+  vkq::QuantizeOptions o;
+  const auto& setters = option_setters();
+  for (const auto& [key, value] : j.items()) {
+    const auto it = setters.find(key);
+    if (it == setters.end()) throw vkq::Error("vkq_quantize options: unknown key \"" + key + "\"");
+    it->second(o, value, key);
+  }
+  return o;
+}
+
+std::string event_json(const vkq::ProgressEvent& e) {
+  return nlohmann::json{{"stage", e.stage}, {"item", e.item}, {"step", e.step}, {"steps", e.steps},
+                        {"fraction", e.fraction}, {"elapsed_seconds", e.elapsed_seconds},
+                        {"eta_seconds", e.eta_seconds}, {"message", e.message}}
+      .dump();
+}
+
+nlohmann::json perplexity_json(const vkq::PerplexityResult& r) {
+  return {{"perplexity", r.perplexity}, {"mean_nll", r.mean_nll}, {"windows", r.windows}, {"tokens", r.tokens},
+          {"ctx", r.ctx}, {"device", r.device}, {"seconds", r.seconds}};
+}
+
+std::string quantize_result_json(const vkq::QuantizeResult& r) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const auto& t : r.tensors)
+    tensors.push_back({{"name", t.name}, {"type", t.type}, {"method", t.method}, {"loss", t.loss}, {"rows", t.rows},
+                       {"cols", t.cols}, {"seconds", t.seconds}, {"note", t.note},
+                       {"damping_retries", t.damping_retries}});
+  nlohmann::json j = {{"output_path", r.output_path}, {"report_path", r.report_path}, {"device", r.device},
+                      {"tensors", tensors}, {"notes", r.notes}, {"seconds", r.seconds},
+                      {"peak_device_bytes", r.peak_device_bytes}, {"calibration_tokens", r.calibration_tokens},
+                      {"evaluated", r.evaluated}};
+  if (r.evaluated) j["evaluation"] = perplexity_json(r.evaluation);
+  return j.dump(2);
+}
+
+// Copies the caller's plain int into the run's atomic flag: the C side has no atomics to share.
+class CancelWatcher {
+ public:
+  CancelWatcher(const volatile int* source, vkq::CancelFlag& flag) {
+    if (!source) return;
+    thread_ = std::jthread([source, &flag](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        if (*source) {
+          flag = true;
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+
+ private:
+  std::jthread thread_;  // joined (after a stop request) when the run ends
+};
 
 }  // namespace
 
@@ -58,6 +208,35 @@ int vkq_selftest(const char* selector, int validation, unsigned long long seed, 
     const auto report = vkq::run_selftest(o);
     if (report_json) *report_json = copy_string(selftest_json(report));
     return report.all_passed() ? 0 : 1;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+    return -1;
+  }
+}
+
+int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, const volatile int* cancel,
+                 char** result_json) {
+  g_last_error.clear();
+  if (result_json) *result_json = nullptr;
+  try {
+    const vkq::QuantizeOptions o = parse_quantize_options(options_json);
+    vkq::CancelFlag flag{false};
+    vkq::ProgressCallback cb;
+    if (progress || cancel)
+      cb = [&](const vkq::ProgressEvent& e) {
+        if (cancel && *cancel) flag = true;
+        if (progress) progress(event_json(e).c_str(), user);
+      };
+    vkq::QuantizeResult r;
+    {
+      CancelWatcher watcher(cancel, flag);
+      r = vkq::quantize(o, cb, &flag);
+    }
+    if (result_json) *result_json = copy_string(quantize_result_json(r));
+    return 0;
+  } catch (const vkq::Cancelled& e) {
+    g_last_error = e.what();
+    return 2;
   } catch (const std::exception& e) {
     g_last_error = e.what();
     return -1;

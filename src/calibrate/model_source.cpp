@@ -19,6 +19,9 @@ bool is_llama2c_checkpoint(const std::string& path) {
 
 ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path) {
   if (!std::filesystem::exists(model_path)) throw Error(model_path + ": no such model file");
+  // A damaged GGUF would otherwise be taken for a llama2.c checkpoint and misreported.
+  if (std::filesystem::path(model_path).extension() == ".gguf" && is_llama2c_checkpoint(model_path))
+    throw Error(model_path + ": not a GGUF file (bad magic: the file does not start with 'GGUF')");
   if (is_llama2c_checkpoint(model_path)) {
     if (tokenizer_path.empty())
       throw Error(model_path + " is a llama2.c checkpoint, which carries no vocabulary: pass its tokenizer with "

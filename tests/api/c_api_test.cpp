@@ -1,0 +1,126 @@
+// The C ABI's vkq_quantize, as a desktop application would call it: options as JSON, progress as
+// JSON events through a C callback, the result as JSON, a plain int to cancel, and errors that
+// name the offending key. A tiny calibration on stories260K keeps it quick on lavapipe.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "support/test_seed.hpp"
+#include "vkquant/vkquant.h"
+
+namespace vkq {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ScratchDir {
+  fs::path path = fs::temp_directory_path() / ("vkq-c-api-" + std::to_string(::getpid()));
+  ScratchDir() {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~ScratchDir() { fs::remove_all(path); }
+};
+
+nlohmann::json tiny_options(const std::string& out) {
+  return {{"model_path", test::data_path("tinystories-260k/stories260K.gguf")},
+          {"calib_path", test::data_path("tinystories-valid/tinystories_val.txt")},
+          {"output_path", out},
+          {"type", "Q8_0"},
+          {"calib_seqs", 2},
+          {"calib_len", 64},
+          {"calib_end", 0.5},
+          {"seed", 7}};
+}
+
+struct Events {
+  std::vector<nlohmann::json> list;
+};
+
+extern "C" void collect_event(const char* event_json, void* user) {
+  static_cast<Events*>(user)->list.push_back(nlohmann::json::parse(event_json));
+}
+
+TEST(CApi, QuantizeReportsProgressAndResultAsJson) {
+  ScratchDir dir;
+  const std::string out = (dir.path / "tiny-q8_0.gguf").string();
+  Events events;
+  char* result = nullptr;
+  const int rc = vkq_quantize(tiny_options(out).dump().c_str(), collect_event, &events, nullptr, &result);
+  ASSERT_EQ(rc, 0) << vkq_last_error();
+  ASSERT_NE(result, nullptr);
+  const auto r = nlohmann::json::parse(result);
+  vkq_free(result);
+
+  EXPECT_EQ(r["output_path"], out);
+  EXPECT_EQ(r["report_path"], out + ".json");
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_TRUE(fs::exists(out + ".json"));
+  EXPECT_EQ(r["calibration_tokens"], 2 * 64);
+  EXPECT_FALSE(r["evaluated"].get<bool>());
+  bool saw_calibrated = false;
+  for (const auto& t : r["tensors"]) {
+    if (t["name"] == "blk.0.attn_q.weight") {
+      saw_calibrated = true;
+      EXPECT_EQ(t["type"], "Q8_0");
+      EXPECT_EQ(t["method"], "gptq");
+      EXPECT_GE(t["loss"].get<double>(), 0.0);
+      EXPECT_EQ(t["rows"], 64);
+      EXPECT_EQ(t["cols"], 64);
+    }
+  }
+  EXPECT_TRUE(saw_calibrated);
+
+  // Events: the documented fields, a fraction that never goes back, and a final "done" at 1.
+  ASSERT_FALSE(events.list.empty());
+  double last = 0;
+  bool saw_calibrate = false;
+  for (const auto& e : events.list) {
+    for (const char* key : {"stage", "item", "step", "steps", "fraction", "elapsed_seconds", "eta_seconds", "message"})
+      EXPECT_TRUE(e.contains(key)) << key << " missing from " << e.dump();
+    EXPECT_GE(e["fraction"].get<double>(), last - 1e-12) << e.dump();
+    last = e["fraction"].get<double>();
+    saw_calibrate |= e["stage"] == "calibrate";
+  }
+  EXPECT_TRUE(saw_calibrate);
+  EXPECT_EQ(events.list.back()["stage"], "done");
+  EXPECT_DOUBLE_EQ(events.list.back()["fraction"].get<double>(), 1.0);
+}
+
+TEST(CApi, UnknownOrMistypedKeyIsAnErrorNamingIt) {
+  ScratchDir dir;
+  const std::string out = (dir.path / "never.gguf").string();
+  auto o = tiny_options(out);
+  o["calib_sequences"] = 4;  // the field is calib_seqs
+  char* result = reinterpret_cast<char*>(1);
+  EXPECT_EQ(vkq_quantize(o.dump().c_str(), nullptr, nullptr, nullptr, &result), -1);
+  EXPECT_EQ(result, nullptr);
+  EXPECT_NE(std::string(vkq_last_error()).find("calib_sequences"), std::string::npos) << vkq_last_error();
+
+  auto bad_type = tiny_options(out);
+  bad_type["calib_seqs"] = "many";
+  EXPECT_EQ(vkq_quantize(bad_type.dump().c_str(), nullptr, nullptr, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(vkq_last_error()).find("calib_seqs"), std::string::npos) << vkq_last_error();
+
+  EXPECT_EQ(vkq_quantize("{not json", nullptr, nullptr, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(vkq_last_error()).find("JSON"), std::string::npos) << vkq_last_error();
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CApi, CancelFlagStopsTheRunAndWritesNothing) {
+  ScratchDir dir;
+  const std::string out = (dir.path / "cancelled.gguf").string();
+  volatile int cancel = 1;  // set before the run: it must stop at the first check
+  EXPECT_EQ(vkq_quantize(tiny_options(out).dump().c_str(), nullptr, nullptr, &cancel, nullptr), 2);
+  EXPECT_NE(std::string(vkq_last_error()).find("cancelled"), std::string::npos) << vkq_last_error();
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+}
+
+}  // namespace
+}  // namespace vkq

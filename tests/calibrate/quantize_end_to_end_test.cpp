@@ -1,0 +1,235 @@
+// End to end through the public API (vkquant.hpp) on the real stories260K.gguf: quantize with
+// calibration, write GGUF + report, read the file back, measure perplexity, check that GPTQ beats
+// RTN, let the PyPI `gguf` package dequantize our files bit for bit, cancel a run, and repeat a
+// run byte for byte. Kept small (CI: 2 cores, lavapipe): few short calibration sequences, four
+// evaluation windows; calibration uses the first half of the text, evaluation the second half.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "io/output_plan.hpp"
+#include "model/gguf.hpp"
+#include "support/test_seed.hpp"
+#include "vkquant/vkquant.hpp"
+
+#ifndef VKQ_PYTHON
+#define VKQ_PYTHON ""
+#endif
+#ifndef VKQ_SOURCE_DIR
+#define VKQ_SOURCE_DIR ""
+#endif
+
+namespace vkq {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string model_path() { return test::data_path("tinystories-260k/stories260K.gguf"); }
+std::string text_path() { return test::data_path("tinystories-valid/tinystories_val.txt"); }
+
+// A fresh directory per test, removed at the end.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name)
+      : path_(fs::temp_directory_path() / ("vkq-e2e-" + name + "-" + std::to_string(::getpid()))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() { fs::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+QuantizeOptions small_run(const std::string& type, const std::string& output, uint32_t seqs, uint32_t len) {
+  QuantizeOptions o;
+  o.model_path = model_path();
+  o.calib_path = text_path();
+  o.output_path = output;
+  o.type = type;
+  o.calib_seqs = seqs;
+  o.calib_len = len;
+  o.calib_begin = 0.0;
+  o.calib_end = 0.5;
+  o.seed = 1234;
+  return o;
+}
+
+void evaluate_on_second_half(QuantizeOptions& o) {
+  o.eval_text_path = text_path();
+  o.eval_begin = 0.5;
+  o.eval_end = 1.0;
+  o.eval_ctx = 256;
+  o.eval_max_windows = 4;
+}
+
+PerplexityResult perplexity_on_second_half(const std::string& model) {
+  PerplexityOptions p;
+  p.model_path = model;
+  p.text_path = text_path();
+  p.text_begin = 0.5;
+  p.text_end = 1.0;
+  p.ctx = 256;
+  p.max_windows = 4;
+  return perplexity(p);
+}
+
+std::vector<char> file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+TEST(QuantizeEndToEnd, Q4_0GptqWritesPlannedTypesReportAndKeepsPerplexityNearFp32) {
+  ScratchDir dir("q4_0");
+  const std::string out = dir.file("q4_0.gguf");
+  const QuantizeResult r = quantize(small_run("Q4_0", out, 8, 256));
+  ASSERT_TRUE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+  EXPECT_EQ(r.output_path, out);
+  EXPECT_EQ(r.report_path, out + ".json");
+  EXPECT_EQ(r.calibration_tokens, 8u * 256u);
+
+  // The file holds exactly the planned tensors, each in its planned type.
+  const auto input = model::GgufFile::open(model_path());
+  io::PlanOptions po;
+  po.type = model::GgmlType::Q4_0;
+  const io::OutputPlan plan = io::plan_output(input, po);
+  const auto written = model::GgufFile::open(out);
+  ASSERT_EQ(written.tensors().size(), plan.tensors.size());
+  size_t quantized = 0;
+  for (const auto& t : plan.tensors) {
+    const auto* w = written.find_tensor(t.name);
+    ASSERT_NE(w, nullptr) << t.name;
+    EXPECT_EQ(w->type, t.output_type) << t.name;
+    EXPECT_EQ(w->dims, t.dims) << t.name;
+    quantized += t.output_type == model::GgmlType::Q4_0;
+  }
+  EXPECT_GT(quantized, 0u);
+
+  // The report has one entry per tensor and a finite, non-negative loss for every calibrated one.
+  const auto report = nlohmann::json::parse(file_bytes(r.report_path));
+  ASSERT_EQ(report["tensors"].size(), plan.tensors.size());
+  size_t calibrated = 0;
+  for (const auto& t : report["tensors"]) {
+    const auto* p = plan.find(t["name"].get<std::string>());
+    ASSERT_NE(p, nullptr) << t["name"];
+    EXPECT_EQ(t["type"].get<std::string>(), model::ggml_type_name(p->output_type)) << t["name"];
+    if (p->action == io::TensorAction::quantize && p->calibrated) {
+      ++calibrated;
+      EXPECT_EQ(t["method"], "gptq") << t["name"];
+      ASSERT_TRUE(t["loss"].is_number()) << t["name"];
+      EXPECT_TRUE(std::isfinite(t["loss"].get<double>()) && t["loss"].get<double>() >= 0) << t["name"];
+    }
+  }
+  EXPECT_GT(calibrated, 0u);
+
+  const double fp32 = perplexity_on_second_half(model_path()).perplexity;
+  const double q4 = perplexity_on_second_half(out).perplexity;
+  std::printf("perplexity on the second half, 4 windows of 256: FP32 %.4f, Q4_0 GPTQ %.4f (%+.1f%%)\n", fp32, q4,
+              100 * (q4 / fp32 - 1));
+  ASSERT_TRUE(std::isfinite(fp32) && std::isfinite(q4));
+  // Measured on lavapipe: FP32 5.485, Q4_0 GPTQ 5.697 (+3.9%; +5.3% with seed 0). A 15% bound leaves
+  // room for other devices' summation order and the calibration sample, while a broken solver or
+  // packing (perplexity in the tens or more) still fails.
+  EXPECT_LT(q4, 1.15 * fp32);
+  EXPECT_GT(q4, 0.9 * fp32);  // 4-bit noise cannot make the model markedly better: that would be a bug
+}
+
+TEST(QuantizeEndToEnd, GptqIsNotWorseThanRtnAtGeneric3Bit) {
+  // INT3g32 cannot be stored in GGUF: evaluation only, in the same run, on the same slices.
+  auto run = [](const std::string& method) {
+    QuantizeOptions o = small_run("INT3g32", "", 4, 128);
+    o.method = method;
+    evaluate_on_second_half(o);
+    const QuantizeResult r = quantize(o);
+    EXPECT_TRUE(r.output_path.empty());
+    EXPECT_TRUE(r.evaluated);
+    return r.evaluation.perplexity;
+  };
+  const double gptq = run("gptq"), rtn = run("rtn");
+  std::printf("INT3g32 perplexity: GPTQ %.4f, RTN %.4f\n", gptq, rtn);
+  ASSERT_TRUE(std::isfinite(gptq) && std::isfinite(rtn));
+  // Measured on lavapipe: GPTQ 8.21, RTN 9.76 (GPTQ 7.88 with 8x256 tokens); error feedback must help
+  // at 3 bits, and this margin is far beyond the run-to-run noise of the evaluation.
+  EXPECT_LE(gptq, rtn);
+}
+
+TEST(QuantizeEndToEnd, PythonGgufReadsEveryTypeBitForBit) {
+  const std::string python = VKQ_PYTHON;
+  if (python.empty() || !fs::exists(python)) GTEST_SKIP() << "no Python environment with the gguf package (" << python << ")";
+  for (const std::string type : {"Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0"}) {
+    SCOPED_TRACE(type);
+    ScratchDir dir("xcheck-" + type);
+    const std::string out = dir.file("out.gguf");
+    quantize(small_run(type, out, 2, 64));
+    // Our dequantized values of every tensor (quantized or not), as the cross-check expects.
+    const auto file = model::GgufFile::open(out);
+    size_t of_type = 0;
+    for (const auto& t : file.tensors()) {
+      of_type += model::ggml_type_name(t.type) == type;
+      const auto values = file.read_f32(t);
+      std::ofstream(dir.file(t.name + ".f32"), std::ios::binary)
+          .write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * 4));
+    }
+    const std::string cmd = python + " " + VKQ_SOURCE_DIR + "/tests/python/gguf_cross_check.py " + out + " " +
+                            dir.path().string() + " 2>&1";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, pipe)) output += buf;
+    const int status = ::pclose(pipe);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    EXPECT_GT(of_type, 0u) << "no tensor of type " << type << " in " << out;
+    if (code == 77) GTEST_SKIP() << output;
+    EXPECT_EQ(code, 0) << output;
+    const size_t last_line = output.rfind('\n', output.size() - 2);  // the summary; details on failure
+    std::printf("%s: %s", type.c_str(), output.substr(last_line == std::string::npos ? 0 : last_line + 1).c_str());
+  }
+}
+
+TEST(QuantizeEndToEnd, CancelFromProgressCallbackWritesNothing) {
+  ScratchDir dir("cancel");
+  const std::string out = dir.file("cancelled.gguf");
+  CancelFlag cancel{false};
+  bool calibrating = false;
+  const ProgressCallback progress = [&](const ProgressEvent& e) {
+    if (e.stage == "calibrate") {
+      calibrating = true;
+      cancel = true;
+    }
+  };
+  EXPECT_THROW(quantize(small_run("Q4_0", out, 2, 64), progress, &cancel), Cancelled);
+  EXPECT_TRUE(calibrating);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+  EXPECT_FALSE(fs::exists(out + ".json"));
+}
+
+TEST(QuantizeEndToEnd, SameOptionsAndSeedGiveIdenticalFiles) {
+  ScratchDir dir("determinism");
+  const std::string a = dir.file("a.gguf"), b = dir.file("b.gguf");
+  QuantizeOptions o = small_run("Q4_1", a, 2, 128);
+  o.write_report = false;  // the report holds timings
+  quantize(o);
+  o.output_path = b;
+  quantize(o);
+  const auto ba = file_bytes(a), bb = file_bytes(b);
+  ASSERT_FALSE(ba.empty());
+  EXPECT_TRUE(ba == bb) << "two runs with seed " << o.seed << " wrote different files (" << ba.size() << " and "
+                        << bb.size() << " bytes)";
+}
+
+}  // namespace
+}  // namespace vkq
