@@ -168,6 +168,28 @@ TEST(LayerQuantizer, GptqBeatsRtnOnCorrelatedInputs) {
   EXPECT_LT(gptq.gpu_loss, rtn.gpu_loss);
 }
 
+// §2: as λ grows, H̃ ≈ λμ diag(ŝ) and the error feedback vanishes, so GPTQ returns RTN's codes.
+TEST(LayerQuantizer, HugeLambdaGivesTheRtnCodes) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const auto p = make_problem(rng, 8, 64, 300, false);
+  auto& ctx = test::vk_context();
+  auto h = vk::upload_new(ctx, to_float(p.h), "H");
+  quant::LayerStatistics st;
+  st.h = &h;
+  st.n = p.n;
+  st.channel_mean_abs = p.mean_abs;
+  auto gptq = options(ref::Method::gptq, ref::GridFormat::Q4_0, 4, 32, true);
+  gptq.lambda = 1e9;
+  gptq.saliency = ref::Saliency::unit;
+  const auto rtn = options(ref::Method::rtn, ref::GridFormat::Q4_0, 4, 32, false);
+  quant::LayerQuantizer a(ctx, gptq), b(ctx, rtn);
+  const auto qa = a.quantize_group({{"w", &p.w, p.m}}, st, "g");
+  const auto qb = b.quantize_group({{"w", &p.w, p.m}}, st, "g");
+  EXPECT_EQ(qa[0].codes, qb[0].codes);
+}
+
 TEST(LayerQuantizer, BadInputsAreClearErrors) {
   auto& ctx = test::vk_context();
   std::mt19937_64 rng(1);
