@@ -136,6 +136,7 @@ struct QuantizeOptions {
   std::string type = "Q4_0";
   std::string token_embedding_type;  // override (llama-quantize's --token-embedding-type)
   std::string output_tensor_type;    // override (--output-tensor-type)
+  bool allow_requantize = false;     // take an already-quantized model's dequantized weights as the reference
 
   std::string method = "gptq";  // rtn | gptq | beam
   uint32_t beam_width = 4;      // K, for method beam

@@ -454,6 +454,7 @@ QuantizeResult Driver::run() {
   if (!target_.generic) {
     io::PlanOptions po;
     po.type = target_.gguf;
+    po.allow_requantize = opt_.allow_requantize;
     if (!opt_.token_embedding_type.empty())
       po.token_embedding_type = io::parse_tensor_type(opt_.token_embedding_type, "--token-embedding-type");
     if (!opt_.output_tensor_type.empty())

@@ -73,6 +73,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--token-embedding-type", o.token_embedding_type, "Type of token_embd.weight (as llama-quantize)");
   cmd->add_option("--output-tensor-type", o.output_tensor_type, "Type of output.weight (as llama-quantize)");
   cmd->add_option("--tokenizer", o.tokenizer_path, "Tokenizer file for a llama2.c model");
+  cmd->add_flag("--allow-requantize", o.allow_requantize,
+                "Accept an already-quantized model (its dequantized weights become the reference), as llama-quantize");
   cmd->add_option("--eval-text", o.eval_text_path, "Also measure the quantized model's perplexity on this text");
   cmd->add_option("--eval-range", eval_range, "Part of the evaluation text, BEGIN:END fractions");
   cmd->add_option("--eval-ctx", o.eval_ctx, "Evaluation window length (default: model context, at most 2048)");

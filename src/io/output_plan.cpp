@@ -215,9 +215,9 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
     if (t == in.type) {
       p.action = TensorAction::copy;
       p.reason = why + "; already " + tname + ", copied";
-    } else if (is_quantized_type(in.type)) {
+    } else if (is_quantized_type(in.type) && !options.allow_requantize) {
       throw Error("tensor '" + in.name + "' is already " + model::ggml_type_name(in.type) + "; requantizing to " + tname +
-                  " is not supported (llama-quantize also refuses it without --allow-requantize)");
+                  " is not supported without --allow-requantize (as llama-quantize)");
     } else if (!model::is_supported_for_reading(in.type)) {
       throw Error("tensor '" + in.name + "' has type " + model::ggml_type_name(in.type) + ", which vkquant cannot read to convert it to " + tname);
     } else if (!is_quantized_type(t)) {

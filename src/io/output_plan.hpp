@@ -37,6 +37,7 @@ struct PlanOptions {
   model::GgmlType type = model::GgmlType::Q4_0;            // -t
   std::optional<model::GgmlType> token_embedding_type;     // --token-embedding-type
   std::optional<model::GgmlType> output_tensor_type;       // --output-tensor-type
+  bool allow_requantize = false;  // --allow-requantize: quantized inputs count as their dequantized values
 };
 
 // One input tensor as the planner sees it (dims in GGUF order, innermost first).

@@ -180,6 +180,16 @@ TEST(OutputPlan, RefusesRequantizingAndUnreadableInputs) {
   EXPECT_NE(msg.find("I32"), std::string::npos) << msg;
 }
 
+TEST(OutputPlan, AllowRequantizeTakesTheDequantizedWeights) {
+  PlanOptions o{GgmlType::Q8_0, {}, {}};
+  o.allow_requantize = true;
+  const auto plan = plan_output({{"blk.0.attn_q.weight", {64, 64}, GgmlType::Q4_1}}, o);
+  ASSERT_EQ(plan.tensors.size(), 1u);
+  EXPECT_EQ(plan.tensors[0].action, TensorAction::quantize);
+  EXPECT_TRUE(plan.tensors[0].calibrated);
+  EXPECT_EQ(plan.tensors[0].output_type, GgmlType::Q8_0);
+}
+
 TEST(OutputPlan, BlockLinears) {
   for (const char* n : {"blk.0.attn_q.weight", "blk.12.attn_k.weight", "blk.1.attn_v.weight", "blk.1.attn_output.weight",
                         "blk.2.ffn_gate.weight", "blk.2.ffn_up.weight", "blk.2.ffn_down.weight", "blk.0.attn_qkv.weight"})
