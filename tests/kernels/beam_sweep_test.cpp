@@ -77,22 +77,9 @@ bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-ref::GridSpec int_grid(int bits, size_t group, bool sym) {
-  ref::GridSpec s;
-  s.bits = bits, s.group = group, s.symmetric = sym;
-  return s;
-}
-ref::GridSpec gguf_grid(ref::GridFormat f) {
-  ref::GridSpec s;
-  s.format = f, s.group = 32;
-  return s;
-}
-
-struct Config {
-  std::string name;
-  ref::GridSpec spec;
-  uint32_t m, n, block;
-};
+using test::gguf_grid;
+using test::int_grid;
+using Config = test::GbsConfig;
 
 std::vector<Config> configs() {
   return {

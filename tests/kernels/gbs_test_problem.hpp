@@ -21,6 +21,24 @@
 
 namespace vkq::test {
 
+// Grid specs and the named (grid, shape, block) cases the GBS sweep, beam and solver tests share.
+inline ref::GridSpec int_grid(int bits, size_t group, bool sym) {
+  ref::GridSpec s;
+  s.bits = bits, s.group = group, s.symmetric = sym;
+  return s;
+}
+inline ref::GridSpec gguf_grid(ref::GridFormat f) {
+  ref::GridSpec s;
+  s.format = f, s.group = 32;
+  return s;
+}
+
+struct GbsConfig {
+  std::string name;
+  ref::GridSpec spec;
+  uint32_t m, n, block;
+};
+
 struct GbsProblem {
   uint32_t m = 0, n = 0;
   ref::GridSpec spec;

@@ -55,22 +55,9 @@ DeviceSweep run_sweep(const test::GbsProblem& p, bool dynamic, uint32_t block) {
           vk::download_all<float>(ctx, loss, p.m), vk::download_all<float>(ctx, params, size_t(p.m) * ng * 4)};
 }
 
-ref::GridSpec int_grid(int bits, size_t group, bool sym) {
-  ref::GridSpec s;
-  s.bits = bits, s.group = group, s.symmetric = sym;
-  return s;
-}
-ref::GridSpec gguf_grid(ref::GridFormat f) {
-  ref::GridSpec s;
-  s.format = f, s.group = 32;
-  return s;
-}
-
-struct Config {
-  std::string name;
-  ref::GridSpec spec;
-  uint32_t m, n, block;
-};
+using test::gguf_grid;
+using test::int_grid;
+using Config = test::GbsConfig;
 
 std::vector<Config> configs() {
   return {
