@@ -102,13 +102,20 @@ class VKQ_API Cancelled : public Error {
 
 // ---- evaluation -------------------------------------------------------------------------
 
+// How the text is cut and scored. Windows: ALGORITHMS.md §6 — non-overlapping windows of ctx tokens,
+// every token after the first scored. Llama: llama-perplexity's protocol — floor(tokens / ctx) chunks,
+// the first token of each replaced by BOS (when the model adds one), only the second half scored —
+// so the figure is directly comparable with llama.cpp's "Final estimate: PPL".
+enum class PerplexityProtocol { Windows, Llama };
+
 struct PerplexityOptions {
   std::string model_path;      // GGUF (any type vkquant reads, including its own output) or llama2.c .bin
   std::string tokenizer_path;  // llama2.c tokenizer (tok512.bin) for a .bin model; GGUF carries its own
   std::string text_path;       // UTF-8 text
   double text_begin = 0.0, text_end = 1.0;  // the byte range of the text to use, as fractions
-  uint32_t ctx = 0;            // window length; 0 = the model's context, capped at 2048
-  uint32_t max_windows = 0;    // 0 = all
+  uint32_t ctx = 0;            // window length; 0 = the model's context capped at 2048 (Llama: 512)
+  uint32_t max_windows = 0;    // 0 = all (Llama: llama-perplexity's --chunks)
+  PerplexityProtocol protocol = PerplexityProtocol::Windows;
   std::string device;          // selector, as for list_devices
 };
 
@@ -116,7 +123,7 @@ struct PerplexityResult {
   double perplexity = 0;
   double mean_nll = 0;         // nats per predicted token
   uint64_t windows = 0;
-  uint64_t tokens = 0;         // predicted tokens (every token after the first of each window)
+  uint64_t tokens = 0;         // predicted (scored) tokens
   uint32_t ctx = 0;
   std::string device;
   double seconds = 0;
@@ -164,6 +171,7 @@ struct QuantizeOptions {
   double eval_begin = 0.0, eval_end = 1.0;
   uint32_t eval_ctx = 0;
   uint32_t eval_max_windows = 0;
+  PerplexityProtocol eval_protocol = PerplexityProtocol::Windows;
 };
 
 struct TensorResult {

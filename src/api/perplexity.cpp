@@ -13,19 +13,16 @@ PerplexityResult perplexity(const PerplexityOptions& options, const ProgressCall
   calibrate::ProgressTracker tracker(progress, cancel, 1.0);
   tracker.begin("load", options.model_path, 1, 1);
   auto src = calibrate::open_model_source(options.model_path, options.tokenizer_path);
-  const std::string text = calibrate::read_text_range(options.text_path, options.text_begin, options.text_end);
-  tracker.begin("tokenize", options.text_path, 1, 1);
-  const auto tokens = src.tokenizer->encode(text, true);
-  const uint32_t ctx = calibrate::evaluation_context(options.ctx, src.weights.config().context_length);
+  std::string text = calibrate::read_text_range(options.text_path, options.text_begin, options.text_end);
   vk::ContextOptions co;
   co.device = options.device;
   vk::Context vkctx(co);
   forward::TransformerModel model(vkctx, src.weights);
-  const uint64_t windows = (tokens.size() + ctx - 1) / ctx;
-  const uint64_t used = options.max_windows ? std::min<uint64_t>(windows, options.max_windows) : windows;
-  calibrate::ProgressTracker eval(progress, cancel, double(std::min<uint64_t>(tokens.size(), used * ctx)));
-  const auto nll = calibrate::windowed_nll(model, tokens, ctx, options.max_windows, &eval);
-  eval.finish();
+  tracker.begin("tokenize", options.text_path, 1, 1);
+  const auto scored = calibrate::score_text(model, *src.tokenizer, std::move(text), options.protocol, options.ctx,
+                                            options.max_windows, progress, cancel);
+  const auto& nll = scored.nll;
+  const uint32_t ctx = scored.ctx;
   PerplexityResult r;
   r.mean_nll = nll.mean();
   r.perplexity = std::exp(r.mean_nll);

@@ -534,11 +534,11 @@ QuantizeResult Driver::run() {
   result.device = ctx_->probe().name;
   result.calibration_tokens = n_tokens;
   if (!opt_.eval_text_path.empty()) {
-    PerplexityOptions po;
-    const std::string text = read_text_range(opt_.eval_text_path, opt_.eval_begin, opt_.eval_end);
-    const auto tokens = src_->tokenizer->encode(text, true);
-    const uint32_t ctxlen = evaluation_context(opt_.eval_ctx, cfg.context_length);
-    const auto nll = windowed_nll(*model_q_, tokens, ctxlen, opt_.eval_max_windows, nullptr);
+    auto scored = score_text(*model_q_, *src_->tokenizer,
+                             read_text_range(opt_.eval_text_path, opt_.eval_begin, opt_.eval_end),
+                             opt_.eval_protocol, opt_.eval_ctx, opt_.eval_max_windows, nullptr, nullptr);
+    const auto& nll = scored.nll;
+    const uint32_t ctxlen = scored.ctx;
     result.evaluated = true;
     result.evaluation.mean_nll = nll.mean();
     result.evaluation.perplexity = std::exp(nll.mean());

@@ -16,6 +16,7 @@ void add_perplexity_command(CLI::App& app) {
   static PerplexityOptions opt;
   static std::string range = "0:1";
   static bool json = false;
+  static std::string protocol = "windows";
   cmd->add_option("model", opt.model_path, "Model: GGUF (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1) or llama2.c .bin")
       ->required();
   cmd->add_option("--text", opt.text_path, "UTF-8 text to score")->required();
@@ -24,24 +25,32 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("--range", range,
                   "Part of the text to use, as fractions BEGIN:END of its bytes (e.g. 0.5:1 for the second half; "
                   "cut at line ends)");
-  cmd->add_option("--max-windows", opt.max_windows, "Score at most this many windows (default: all)");
+  cmd->add_option("--max-windows,--chunks", opt.max_windows,
+                  "Score at most this many windows (default: all); --chunks is llama-perplexity's name");
+  cmd->add_option("--protocol", protocol,
+                  "windows (default): non-overlapping windows, every token after the first scored; llama: "
+                  "llama-perplexity's protocol exactly (floor(tokens/ctx) chunks, BOS written over each chunk's first "
+                  "token, only the second half of each chunk scored, default --ctx 512), so the figure equals "
+                  "llama-perplexity's 'Final estimate' on the same file and text")
+      ->check(CLI::IsMember({"windows", "llama"}));
   cmd->add_option("--device", opt.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
   cmd->add_flag("--json", json, "Print JSON progress events and the result as JSON on stdout");
   cmd->callback([] {
     parse_range_option(range, opt.text_begin, opt.text_end);
+    opt.protocol = protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
     ProgressPrinter printer(json ? ProgressStyle::Json : ProgressStyle::Auto);
     const PerplexityResult r = perplexity(opt, [&](const ProgressEvent& e) { printer(e); });
     printer.end();
     if (json) {
       std::printf("%s\n", nlohmann::json{{"event", "result"}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
-                                         {"windows", r.windows}, {"tokens", r.tokens}, {"ctx", r.ctx},
+                                         {"windows", r.windows}, {"tokens", r.tokens}, {"ctx", r.ctx}, {"protocol", protocol},
                                          {"device", r.device}, {"seconds", r.seconds}}
                               .dump()
                               .c_str());
     } else {
-      std::printf("perplexity %.4f  (mean NLL %.5f nats over %llu tokens in %llu windows of %u; %s; %.1f s)\n",
-                  r.perplexity, r.mean_nll, (unsigned long long)r.tokens, (unsigned long long)r.windows, r.ctx,
-                  r.device.c_str(), r.seconds);
+      std::printf("perplexity %.4f  (mean NLL %.5f nats over %llu tokens in %llu %s of %u; %s; %.1f s)\n",
+                  r.perplexity, r.mean_nll, (unsigned long long)r.tokens, (unsigned long long)r.windows,
+                  protocol == "llama" ? "llama-perplexity chunks" : "windows", r.ctx, r.device.c_str(), r.seconds);
     }
     exit_code() = 0;
   });

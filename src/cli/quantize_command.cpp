@@ -41,7 +41,7 @@ void add_quantize_command(CLI::App& app) {
       "Quantize a model's weights with calibration on the GPU and write a GGUF for llama.cpp/Ollama/LM Studio.\n"
       "Example: vkquant quantize model-f16.gguf --calib text.txt -t Q4_0 -o model-q4_0.gguf");
   static QuantizeOptions o;
-  static std::string calib_range = "0:1", eval_range = "0:1";
+  static std::string calib_range = "0:1", eval_range = "0:1", eval_protocol = "windows";
   static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
   cmd->add_option("model", o.model_path, "Input model: GGUF with F32/F16/BF16 weights (llama architecture)")->required();
   cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
@@ -78,7 +78,11 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--eval-text", o.eval_text_path, "Also measure the quantized model's perplexity on this text");
   cmd->add_option("--eval-range", eval_range, "Part of the evaluation text, BEGIN:END fractions");
   cmd->add_option("--eval-ctx", o.eval_ctx, "Evaluation window length (default: model context, at most 2048)");
-  cmd->add_option("--eval-max-windows", o.eval_max_windows, "Evaluate at most this many windows");
+  cmd->add_option("--eval-max-windows,--eval-chunks", o.eval_max_windows, "Evaluate at most this many windows");
+  cmd->add_option("--eval-protocol", eval_protocol,
+                  "windows (default) or llama: score as `vkquant perplexity --protocol llama` (llama-perplexity's "
+                  "chunks, second half of each scored)")
+      ->check(CLI::IsMember({"windows", "llama"}));
   cmd->add_option("--device", o.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
   cmd->add_flag("--force", o.force, "Overwrite OUT and OUT.json if they exist");
   cmd->add_flag("--no-report", no_report, "Do not write the run report OUT.json");
@@ -90,6 +94,7 @@ void add_quantize_command(CLI::App& app) {
     o.write_report = !no_report;
     parse_range_option(calib_range, o.calib_begin, o.calib_end);
     parse_range_option(eval_range, o.eval_begin, o.eval_end);
+    o.eval_protocol = eval_protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
     ProgressPrinter printer(json ? ProgressStyle::Json : quiet ? ProgressStyle::Quiet : ProgressStyle::Auto);
     std::signal(SIGINT, on_interrupt);
     const QuantizeResult r = quantize(o, [&](const ProgressEvent& e) { printer(e); }, &g_cancel);

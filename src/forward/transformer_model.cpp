@@ -286,11 +286,11 @@ std::vector<float> TransformerModel::last_logits(const std::vector<int32_t>& ids
   return vk::download_all<float>(ctx_, lb, config_.vocab_size);
 }
 
-TransformerModel::NllSum TransformerModel::nll(const std::vector<int32_t>& ids) {
-  if (ids.size() < 2) return {};
+TransformerModel::NllSum TransformerModel::nll(const std::vector<int32_t>& ids, uint32_t first) {
+  if (ids.size() < size_t(first) + 2) return {};
   DeviceBatch d = prepare(TokenBatch::from_ids(ids));
-  const uint32_t predicted = d.tokens - 1, vocab = config_.vocab_size, chunk = logit_rows_per_chunk(vocab);
-  std::vector<int32_t> targets(ids.begin() + 1, ids.end());
+  const uint32_t predicted = d.tokens - 1 - first, vocab = config_.vocab_size, chunk = logit_rows_per_chunk(vocab);
+  std::vector<int32_t> targets(ids.begin() + 1 + first, ids.end());
   vk::Buffer tb = vk::upload_new(ctx_, targets, "nll targets");
   vk::Buffer nb(ctx_, uint64_t(predicted) * 4, vk::MemoryUse::Device, "nll");
   vk::Buffer x = make_activations(d.tokens, "x");
@@ -299,7 +299,7 @@ TransformerModel::NllSum TransformerModel::nll(const std::vector<int32_t>& ids) 
   run_blocks(s, d, x);
   for (uint32_t r0 = 0; r0 < predicted; r0 += chunk) {
     const uint32_t rows = std::min(chunk, predicted - r0);
-    final_norm_and_logits(s, x, d, r0, rows, lb);
+    final_norm_and_logits(s, x, d, first + r0, rows, lb);
     nll_.run(s, lb, tb, nb, {rows, vocab, 0, 0, r0});
     s.barrier();  // the next chunk rewrites the logits
   }

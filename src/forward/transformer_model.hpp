@@ -92,10 +92,12 @@ class TransformerModel {
   // Logits (vocab) after token `id` at `position`, reading positions < position from the cache.
   std::vector<float> decode_logits(KvCache& cache, int32_t id, uint32_t position);
   struct NllSum {
-    double sum = 0;       // Σ -log p(ids[t] | ids[<t]) over t >= 1
-    uint64_t count = 0;   // ids.size() - 1 predicted tokens
+    double sum = 0;       // Σ -log p(ids[t] | ids[<t]) over t > first
+    uint64_t count = 0;   // ids.size() - 1 - first predicted tokens
   };
-  NllSum nll(const std::vector<int32_t>& ids);
+  // Scores the predictions made at positions first .. ids.size() - 2 (first = 0: every token after
+  // the first; llama-perplexity scores from the middle of its window).
+  NllSum nll(const std::vector<int32_t>& ids, uint32_t first = 0);
 
  private:
   struct Block;

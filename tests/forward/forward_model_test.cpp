@@ -159,5 +159,35 @@ TEST(TransformerModel, PerplexityOfFirstFiveBlocks) {
   }
 }
 
+// nll(ids, first) scores only the predictions made at positions first .. n-2 (llama-perplexity scores
+// the second half of each window): compared with log-softmax of the float64 reference logits.
+TEST(TransformerModel, NllFromAPositionMatchesReference) {
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  auto tok = model::make_tokenizer(*w.gguf());
+  const auto blocks = test::text_blocks(test::read_text(test::data_path("tinystories-valid/tinystories_val.txt")));
+  auto ids = tok->encode(blocks.at(1), true);
+  ASSERT_GT(ids.size(), 40u);
+  ids.resize(37);  // odd length: the scored half is not a power of two
+  TransformerModel m(test::vk_context(), w);
+  const auto logits = ref::forward_logits_ref(test::ref_config(w.config()), test::ref_weights(w), ids);
+  const size_t vocab = w.config().vocab_size;
+  for (uint32_t first : {0u, 1u, 18u, 35u}) {
+    SCOPED_TRACE(first);
+    double want = 0;
+    for (size_t t = first; t + 1 < ids.size(); ++t) {
+      const double* row = logits.data() + t * vocab;
+      double mx = row[0], z = 0;
+      for (size_t v = 0; v < vocab; ++v) mx = std::max(mx, row[v]);
+      for (size_t v = 0; v < vocab; ++v) z += std::exp(row[v] - mx);
+      want += mx + std::log(z) - row[size_t(ids[t + 1])];
+    }
+    const auto got = m.nll(ids, first);
+    EXPECT_EQ(got.count, ids.size() - 1 - first);
+    // fp32 logits vs float64: ~1e-6 per token (see PerplexityOfFirstFiveBlocks).
+    EXPECT_NEAR(got.sum, want, 2e-6 * double(got.count) + 1e-9);
+  }
+  EXPECT_EQ(m.nll(ids, 36).count, 0u);  // nothing left to predict
+}
+
 }  // namespace
 }  // namespace vkq
