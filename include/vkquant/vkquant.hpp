@@ -131,6 +131,12 @@ struct PerplexityResult {
 
 // ---- quantization ------------------------------------------------------------------------
 
+// Which calibration sequences a run takes from its text. Sampled: calib_seqs windows of calib_len − 1
+// tokens chosen with the seed, each after a BOS. Llama: llama-imatrix's chunks — the first calib_seqs
+// chunks of calib_len tokens of the text (tokenized with the model's add_bos choice), BOS written over
+// each chunk's first token — so vkquant and llama-imatrix calibrate on exactly the same tokens.
+enum class CalibrationProtocol { Sampled, Llama };
+
 struct QuantizeOptions {
   std::string model_path;       // GGUF with F32/F16/BF16 weights, or a llama2.c .bin (with tokenizer_path)
   std::string tokenizer_path;   // llama2.c tokenizer for a .bin model
@@ -160,6 +166,7 @@ struct QuantizeOptions {
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
   uint32_t calib_len = 2048;
   double calib_begin = 0.0, calib_end = 1.0;  // part of the calibration text to use (fractions)
+  CalibrationProtocol calib_protocol = CalibrationProtocol::Sampled;
   uint64_t seed = 0;            // calibration window choice and sampled α
   uint32_t chunk_tokens = 8192; // tokens per forward chunk on the device
 

@@ -110,6 +110,11 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"eval_end", double_field(&O::eval_end)},
       {"eval_ctx", u32_field(&O::eval_ctx)},
       {"eval_max_windows", u32_field(&O::eval_max_windows)},
+      {"calib_protocol",
+       [](O& o, const nlohmann::json& v, const std::string& key) {
+         need(v.is_string() && (v == "sampled" || v == "llama"), key, "\"sampled\" or \"llama\"");
+         o.calib_protocol = v == "llama" ? vkq::CalibrationProtocol::Llama : vkq::CalibrationProtocol::Sampled;
+       }},
       {"eval_protocol",
        [](O& o, const nlohmann::json& v, const std::string& key) {
          need(v.is_string() && (v == "windows" || v == "llama"), key, "\"windows\" or \"llama\"");

@@ -106,6 +106,34 @@ std::string read_calibration_text(const std::string& path) {
   return s.str();
 }
 
+namespace {
+
+CalibrationSet llama_chunks(std::string_view part, const model::Tokenizer& tokenizer, const CalibrationOptions& options,
+                            CalibrationSet set, const std::string& what) {
+  if (!part.empty() && part.back() == '\n') part.remove_suffix(1);
+  const bool add_bos = tokenizer.add_bos_by_default();
+  const std::vector<int32_t> tokens = tokenizer.encode(part, add_bos);
+  const size_t len = set.seq_len;
+  set.n_text_tokens = tokens.size();
+  set.n_windows = tokens.size() / len;
+  if (tokens.size() < 2 * len)
+    throw Error(what + " has " + std::to_string(tokens.size()) + " tokens; llama-imatrix's chunking needs at least 2 x " +
+                std::to_string(len) + " (use a longer text or a smaller --calib-len)");
+  const size_t n = std::min(options.n_seqs, set.n_windows);
+  if (n < options.n_seqs)
+    set.notes.push_back(what + " has " + std::to_string(set.n_windows) + " chunks of " + std::to_string(len) +
+                        " tokens; using all of them instead of the " + std::to_string(options.n_seqs) + " requested");
+  for (size_t c = 0; c < n; ++c) {
+    std::vector<int32_t> seq(tokens.begin() + std::ptrdiff_t(c * len), tokens.begin() + std::ptrdiff_t((c + 1) * len));
+    if (add_bos) seq[0] = tokenizer.bos();  // written over, not inserted, as llama-imatrix does
+    set.windows.push_back(c);
+    set.sequences.push_back(std::move(seq));
+  }
+  return set;
+}
+
+}  // namespace
+
 CalibrationSet make_calibration_set(std::string_view text, const model::Tokenizer& tokenizer,
                                     const CalibrationOptions& options, size_t context_cap, const std::string& source) {
   const bool whole = options.range.begin <= 0 && options.range.end >= 1;
@@ -123,6 +151,8 @@ CalibrationSet make_calibration_set(std::string_view text, const model::Tokenize
     set.seq_len = context_cap;
   }
   if (set.seq_len < 2) throw Error(what + ": the sequence length must be at least 2 tokens (BOS and one text token)");
+
+  if (options.llama_chunks) return llama_chunks(part, tokenizer, options, std::move(set), what);
 
   const int32_t bos = tokenizer.bos();
   // Without BOS every position of the sequence holds a text token.

@@ -51,6 +51,11 @@ struct CalibrationOptions {
   size_t seq_len = 2048;  // --calib-len, tokens per sequence including BOS (capped, see below)
   uint64_t seed = 0;      // --seed: which windows are chosen
   FractionRange range;    // --calib-range: the part of the text to use
+  // --calib-protocol llama: instead of steps 3–6, llama-imatrix's chunks (tools/imatrix): the kept text
+  // less one trailing newline (its -f drops it), encoded with the model's add_bos choice; at least
+  // 2 × seq_len tokens; the first min(n_seqs, tokens / seq_len) chunks of seq_len tokens, each with BOS
+  // written over its first token when the model adds BOS. The seed is not used.
+  bool llama_chunks = false;
 };
 
 struct CalibrationSet {

@@ -478,10 +478,12 @@ QuantizeResult Driver::run() {
     rs.beam_width = opt_.method == "beam" ? opt_.beam_width : 1;
     rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
+    rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";
     rs.seed = opt_.seed;
     // Opened now: an existing OUT without --force fails before any calibration work.
     tracker_->begin("tokenize", opt_.calib_path, 1, 1);
-    CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end}};
+    CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end},
+                          opt_.calib_protocol == CalibrationProtocol::Llama};
     calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
     rs.calib_seqs = calib_.sequences.size();
     rs.calib_seq_len = calib_.seq_len;
@@ -490,7 +492,8 @@ QuantizeResult Driver::run() {
       throw Error(report_path_for(opt_.output_path) + " exists; pass --force to overwrite it");
   } else {
     tracker_->begin("tokenize", opt_.calib_path, 1, 1);
-    CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end}};
+    CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end},
+                          opt_.calib_protocol == CalibrationProtocol::Llama};
     calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
   }
   for (const auto& n : calib_.notes) {

@@ -41,7 +41,8 @@ void add_quantize_command(CLI::App& app) {
       "Quantize a model's weights with calibration on the GPU and write a GGUF for llama.cpp/Ollama/LM Studio.\n"
       "Example: vkquant quantize model-f16.gguf --calib text.txt -t Q4_0 -o model-q4_0.gguf");
   static QuantizeOptions o;
-  static std::string calib_range = "0:1", eval_range = "0:1", eval_protocol = "windows";
+  static std::string calib_range = "0:1", eval_range = "0:1", eval_protocol = "windows",
+                     calib_protocol = "sampled";
   static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
   cmd->add_option("model", o.model_path, "Input model: GGUF with F32/F16/BF16 weights (llama architecture)")->required();
   cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
@@ -67,6 +68,11 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--calib-seqs", o.calib_seqs, "Calibration sequences")->capture_default_str();
   cmd->add_option("--calib-len", o.calib_len, "Tokens per sequence (capped at the model's context)")->capture_default_str();
   cmd->add_option("--calib-range", calib_range, "Part of the calibration text, BEGIN:END fractions (e.g. 0:0.5)");
+  cmd->add_option("--calib-protocol", calib_protocol,
+                  "sampled (default): --calib-seqs windows chosen with --seed; llama: llama-imatrix's chunks (the "
+                  "first --calib-seqs chunks of --calib-len tokens, BOS written over each chunk's first token), so "
+                  "vkquant and `llama-imatrix -c LEN --chunks SEQS` see exactly the same tokens")
+      ->check(CLI::IsMember({"sampled", "llama"}));
   cmd->add_option("--seed", o.seed, "Seed for the calibration window choice and sampled α")->capture_default_str();
   cmd->add_option("--chunk-tokens", o.chunk_tokens, "Tokens per forward chunk on the device (less = less memory)")
       ->capture_default_str();
@@ -94,6 +100,7 @@ void add_quantize_command(CLI::App& app) {
     o.write_report = !no_report;
     parse_range_option(calib_range, o.calib_begin, o.calib_end);
     parse_range_option(eval_range, o.eval_begin, o.eval_end);
+    o.calib_protocol = calib_protocol == "llama" ? CalibrationProtocol::Llama : CalibrationProtocol::Sampled;
     o.eval_protocol = eval_protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
     ProgressPrinter printer(json ? ProgressStyle::Json : quiet ? ProgressStyle::Quiet : ProgressStyle::Auto);
     std::signal(SIGINT, on_interrupt);

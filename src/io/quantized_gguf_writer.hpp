@@ -41,6 +41,7 @@ struct RunSettings {
   uint64_t beam_width = 1;
   std::string calib_file;        // the calibration text's file name (no directory)
   std::string calib_range = "0:1";
+  std::string calib_protocol = "sampled";  // sampled | llama (llama-imatrix's chunks)
   uint64_t calib_seqs = 0;       // sequences actually used
   uint64_t calib_seq_len = 0;    // tokens per sequence, after the context cap
   uint64_t seed = 0;

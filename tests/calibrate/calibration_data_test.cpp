@@ -63,6 +63,35 @@ TEST(CalibrationData, FollowsTheDocumentedProtocol) {
   }
 }
 
+// llama-imatrix's chunking (tools/imatrix compute_imatrix): the text less one trailing newline, encoded
+// with the model's BOS, cut into chunks of seq_len tokens with BOS written over each chunk's first.
+TEST(CalibrationData, LlamaChunksAreLlamaImatrixsChunks) {
+  CalibrationOptions o;
+  o.n_seqs = 5;
+  o.seq_len = 48;
+  o.seed = 99;  // unused by this protocol
+  o.llama_chunks = true;
+  const std::string text = std::string(head()) + "\n";
+  const CalibrationSet set = make_calibration_set(text, tokenizer(), o, 512, "head");
+  const std::vector<int32_t> ids = tokenizer().encode(std::string_view(text).substr(0, text.size() - 1), true);
+  ASSERT_TRUE(tokenizer().add_bos_by_default());
+  ASSERT_EQ(set.sequences.size(), 5u);
+  EXPECT_EQ(set.n_windows, ids.size() / 48);
+  EXPECT_EQ(set.windows, (std::vector<size_t>{0, 1, 2, 3, 4}));
+  for (size_t c = 0; c < 5; ++c) {
+    SCOPED_TRACE(c);
+    std::vector<int32_t> want(ids.begin() + long(c * 48), ids.begin() + long((c + 1) * 48));
+    want[0] = tokenizer().bos();
+    EXPECT_EQ(set.sequences[c], want);
+  }
+  // The seed does not matter; too short a text is an error naming the 2 x seq_len rule.
+  o.seed = 1;
+  EXPECT_EQ(make_calibration_set(text, tokenizer(), o, 512, "head").sequences, set.sequences);
+  o.seq_len = 512;
+  EXPECT_NE(error_of([&] { make_calibration_set("Once upon a time.", tokenizer(), o, 512, "tiny"); }).find("needs at least 2 x 512"),
+            std::string::npos);
+}
+
 TEST(CalibrationData, DeterministicAndTheSeedChangesTheChoice) {
   CalibrationOptions o;
   o.n_seqs = 4;
