@@ -455,6 +455,7 @@ QuantizeResult Driver::run() {
     io::PlanOptions po;
     po.type = target_.gguf;
     po.allow_requantize = opt_.allow_requantize;
+    po.imatrix = opt_.method != "rtn";  // every other method calibrates with the Gram matrices
     if (!opt_.token_embedding_type.empty())
       po.token_embedding_type = io::parse_tensor_type(opt_.token_embedding_type, "--token-embedding-type");
     if (!opt_.output_tensor_type.empty())

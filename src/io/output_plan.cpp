@@ -164,6 +164,11 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
   // llama.cpp: without output.weight the embedding is tied and is treated as the output head.
   const bool has_output = std::any_of(inputs.begin(), inputs.end(), [](const PlanInput& in) { return is_output(in.name); });
   std::vector<std::string> rounded;
+  // llama_tensor_get_type_impl counts ffn_down tensors by position (i_ffn_down of n_ffn_down).
+  const size_t n_ffn_down = size_t(std::count_if(inputs.begin(), inputs.end(), [](const PlanInput& in) {
+    return contains(in.name, "ffn_down") && kept_reason(in).empty();
+  }));
+  size_t i_ffn_down = 0;
 
   for (const auto& in : inputs) {
     TensorPlan p;
@@ -197,11 +202,19 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
         why = tied + "output head in Q8_0, as llama-quantize does when its rows do not fit " + req + " blocks";
       else
         why = tied + "output head in higher precision: llama-quantize uses Q6_K, which vkquant cannot write yet, so Q8_0";
+    } else if (contains(in.name, "ffn_down")) {
+      // llama-quantize with an imatrix guards the first n_layer/8 ffn_down of Q4_0/Q5_0 against "craziness"
+      // by giving them the type with a minimum; vkquant always has calibration statistics, so it does too.
+      const bool early = i_ffn_down++ < n_ffn_down / 8;
+      if (options.imatrix && early && (t == GgmlType::Q4_0 || t == GgmlType::Q5_0)) {
+        t = t == GgmlType::Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
+        why = std::string("first n_layer/8 ffn_down in ") + model::ggml_type_name(t) +
+              ", as llama-quantize does with an imatrix for " + req;
+      }
     }
 
-    // tensor_type_fallback, with one deliberate difference: llama-quantize aborts ("no tensor type
-    // fallback is defined") for a legacy type that does not fit, and falls back to F16 only after a
-    // k-quant's legacy substitute also fails; vkquant goes to that last resort, F16, directly.
+    // tensor_type_fallback: a 32-block type whose rows do not fit becomes F16 (llama.cpp's last resort,
+    // reached directly since vkquant writes no k-quant whose legacy substitute could be tried first).
     if (is_quantized_type(t) && p.cols() % model::ggml_block_size(t) != 0) {
       why = in.name + ": " + std::to_string(p.cols()) + " columns is not a multiple of " +
             std::to_string(model::ggml_block_size(t)) + ", using F16 instead of " + model::ggml_type_name(t);

@@ -142,15 +142,21 @@ def check_type(args) -> bool:
     ok &= compare(f"{t} intended values vs file", float(res["perplexity"]), llama_ppl(args, intended_file, text),
                   tolerance(t))
 
-    # 3. The type plan is llama-quantize's: same -t, and the head type we substitute (Q6_K -> Q8_0) passed on.
+    # 3. The type plan is llama-quantize's *imatrix* plan (we always calibrate): same -t, an imatrix made by
+    #    llama-imatrix, and the head type we substitute for Q6_K passed on as --output-tensor-type.
     quantize_exe = os.path.join(args.llama_bin, "llama-quantize")
+    imatrix = os.path.join(args.work, "imatrix.gguf")
+    run([os.path.join(args.llama_bin, "llama-imatrix"), "-m", model, "-f", text, "-o", imatrix, "-c", str(CTX),
+         "-b", str(CTX), "--chunks", "4", "-t", "2", "--no-ppl"])
     theirs_file = os.path.join(args.work, f"stories260K-{t}-llama.gguf")
     if os.path.exists(theirs_file):
         os.remove(theirs_file)
     ours_types = tensor_types(ours_file)
     cmd = [quantize_exe]
-    if ours_types.get("output.weight") not in (None, "Q6_K") and t not in ("F32", "F16", "BF16"):
-        cmd += ["--output-tensor-type", ours_types["output.weight"].lower()]
+    if t not in ("F32", "F16", "BF16"):
+        cmd += ["--imatrix", imatrix]
+        if ours_types.get("output.weight") not in (None, "Q6_K"):
+            cmd += ["--output-tensor-type", ours_types["output.weight"].lower()]
     run(cmd + [model, theirs_file, t, "2"])
     theirs_types = tensor_types(theirs_file)
     diff = sorted(n for n in set(ours_types) | set(theirs_types) if ours_types.get(n) != theirs_types.get(n))

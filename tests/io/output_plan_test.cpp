@@ -125,6 +125,31 @@ TEST(OutputPlan, OverridesWinAndStillFallBackWhenRowsDoNotFit) {
   EXPECT_EQ(get(plan, "token_embd.weight").output_type, GgmlType::Q5_1);
 }
 
+// llama-quantize with --imatrix: the first n_layer/8 ffn_down (by position) of Q4_0/Q5_0 become Q4_1/Q5_1.
+TEST(OutputPlan, ImatrixPlanRaisesTheFirstEighthOfFfnDown) {
+  std::vector<PlanInput> inputs = {{"token_embd.weight", {256, 1000}, GgmlType::F32}};
+  for (int b = 0; b < 30; ++b) {
+    const std::string p = "blk." + std::to_string(b) + ".";
+    inputs.push_back({p + "ffn_up.weight", {256, 512}, GgmlType::F32});
+    inputs.push_back({p + "ffn_down.weight", {512, 256}, GgmlType::F32});
+  }
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q8_0}) {
+    SCOPED_TRACE(model::ggml_type_name(t));
+    PlanOptions o{t, {}, {}};
+    o.imatrix = true;
+    const OutputPlan with = plan_output(inputs, o);
+    const OutputPlan without = plan_output(inputs, PlanOptions{t, {}, {}});
+    const GgmlType raised = t == GgmlType::Q4_0 ? GgmlType::Q4_1 : t == GgmlType::Q5_0 ? GgmlType::Q5_1 : t;
+    for (int b = 0; b < 30; ++b) {
+      const std::string down = "blk." + std::to_string(b) + ".ffn_down.weight";
+      EXPECT_EQ(get(with, down).output_type, b < 30 / 8 ? raised : t) << down;  // 30/8 = 3 blocks
+      EXPECT_EQ(get(without, down).output_type, t) << down;
+      EXPECT_EQ(get(with, "blk." + std::to_string(b) + ".ffn_up.weight").output_type, t);
+    }
+    EXPECT_EQ(with.file_type, llama_file_type(t));  // the file type stays the requested one
+  }
+}
+
 TEST(OutputPlan, FloatTargetsHaveNoHeadBumpAndNoFallback) {
   OutputPlan plan = plan_output(llama_like(GgmlType::F32, true), PlanOptions{GgmlType::F16, {}, {}});
   EXPECT_EQ(plan.file_type, 1u);
