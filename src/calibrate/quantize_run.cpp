@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "calibrate/calibration_data.hpp"
 #include "calibrate/model_source.hpp"
@@ -114,7 +115,15 @@ class Driver {
   std::vector<double> awq_fold(uint32_t block, const Stage& stage, const std::vector<std::string>& lins,
                                std::vector<std::vector<float>>& ws, vk::Buffer& h, uint32_t n,
                                std::vector<double>& mean_abs, const ref::GridSpec& grid);
-  void round_uncalibrated(const io::TensorPlan& t);
+  // Rounds a tensor without calibration statistics to nearest; returns its dequantized values.
+  std::vector<float> round_uncalibrated(const io::TensorPlan& t);
+  // The quantized chain embeds with what the file will hold (rounded before calibration starts).
+  void prepare_embedding();
+  // The output head (or the tied embedding serving as it): GPTQ/SNRQ on the Gram of the final-norm outputs.
+  void solve_head();
+  // D += α ΔX-weighted cross products of one chunk: per sequence with sampled α, else α = 1.
+  void accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cross, const vk::Buffer& x_full,
+                        const vk::Buffer& x_quant, const Chunk& c, uint32_t cols);
   Solved pack_for_gguf(const quant::LayerQuantOutput& out) const;
   void write_output();
   void evaluate();
@@ -194,22 +203,26 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
                                         uint32_t cols) {
       if (g != stage.group) return;
       gram.accumulate(s, x, tokens, kernels::ActivationType::F32);
-      if (!cross) return;
-      if (alphas_.empty()) {
-        cross->accumulate(s, xf_group, x, tokens, 1.0f);
-      } else {  // sampled α: each sequence weighs its own ΔX by α_s
-        uint64_t offset = 0;
-        for (size_t q = 0; q < c.n_seqs; ++q) {
-          const uint32_t len = uint32_t(calib_.sequences[c.first_seq + q].size());
-          cross->accumulate(s, xf_group, x, len, float(alphas_[c.first_seq + q]), offset * cols, offset * cols);
-          offset += len;
-        }
-      }
+      if (cross) accumulate_cross(s, *cross, xf_group, x, c, cols);
     };
     vk::Stream s(*ctx_);
     model_q_->forward_block(s, block, xin, db, xout, &accumulate);
     s.submit_and_wait();
     tracker_->advance(double(c.tokens));
+  }
+}
+
+void Driver::accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cross, const vk::Buffer& x_full,
+                              const vk::Buffer& x_quant, const Chunk& c, uint32_t cols) {
+  if (alphas_.empty()) {
+    cross.accumulate(s, x_full, x_quant, c.tokens, 1.0f);
+    return;
+  }
+  uint64_t offset = 0;  // sampled α: each sequence weighs its own ΔX by α_s
+  for (size_t q = 0; q < c.n_seqs; ++q) {
+    const uint32_t len = uint32_t(calib_.sequences[c.first_seq + q].size());
+    cross.accumulate(s, x_full, x_quant, len, float(alphas_[c.first_seq + q]), offset * cols, offset * cols);
+    offset += len;
   }
 }
 
@@ -383,7 +396,7 @@ std::vector<double> Driver::awq_fold(uint32_t block, const Stage& stage, const s
   return s;
 }
 
-void Driver::round_uncalibrated(const io::TensorPlan& t) {
+std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   // No calibration statistics reach the embedding or the output head: round to nearest (RTN).
   const auto t0 = Clock::now();
   const uint32_t rows = uint32_t(t.rows()), cols = uint32_t(t.cols());
@@ -412,6 +425,111 @@ void Driver::round_uncalibrated(const io::TensorPlan& t) {
   r.cols = cols;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.note = t.reason;
+  return vk::download_all<float>(*ctx_, q, size_t(rows) * cols);
+}
+
+namespace {
+// The values a float-converted tensor will hold in the file.
+void round_to_float_type(std::vector<float>& v, model::GgmlType t) {
+  if (t == model::GgmlType::F16)
+    for (auto& x : v) x = round_to_half(x);
+  else if (t == model::GgmlType::BF16)
+    for (auto& x : v) x = bf16_to_float(float_to_bf16(x));
+}
+}  // namespace
+
+void Driver::prepare_embedding() {
+  const io::TensorPlan* t = plan_.find("token_embd.weight");
+  if (!t) return;
+  if (t->action == io::TensorAction::quantize) {
+    model_q_->set_embedding(round_uncalibrated(*t));
+  } else if (t->action == io::TensorAction::convert) {
+    auto v = src_->weights.token_embedding().data;
+    round_to_float_type(v, t->output_type);
+    model_q_->set_embedding(v);
+  }
+}
+
+void Driver::solve_head() {
+  const bool tied = plan_.find("output.weight") == nullptr;
+  const std::string name = tied ? "token_embd.weight" : "output.weight";
+  const io::TensorPlan* t = plan_.find(name);
+  if (!t) return;
+  if (t->action == io::TensorAction::convert) {
+    auto v = src_->weights.output().data;
+    round_to_float_type(v, t->output_type);
+    model_q_->set_output_weights(v);
+    return;
+  }
+  if (t->action != io::TensorAction::quantize || !t->calibrated) return;
+  const auto t0 = Clock::now();
+  const uint32_t n = model_q_->config().dim;
+  const bool need_d = model_f_ != nullptr;
+  kernels::GramAccumulator gram(*ctx_, n);
+  std::unique_ptr<kernels::CrossGramAccumulator> cross;
+  if (need_d) cross = std::make_unique<kernels::CrossGramAccumulator>(*ctx_, n);
+  {
+    vk::Stream s(*ctx_);
+    gram.reset(s);
+    if (cross) cross->reset(s);
+    s.submit_and_wait();
+  }
+  tracker_->begin("calibrate", "output head", 1, 1);
+  for (const Chunk& c : chunks_) {
+    tracker_->check_cancelled();
+    auto batch = chunk_batch(calib_.sequences, c);
+    auto db = model_q_->prepare(batch);
+    vk::Buffer xq = model_q_->make_activations(c.tokens, "head input");
+    vk::upload(*ctx_, xq, xq_.rows(c.first_token), uint64_t(c.tokens) * n * 4);
+    std::optional<forward::DeviceBatch> dbf;
+    vk::Buffer xf;
+    vk::Stream s(*ctx_);
+    const vk::Buffer& nq = model_q_->final_norm(s, xq, db);
+    gram.accumulate(s, nq, c.tokens, kernels::ActivationType::F32);
+    if (cross) {
+      dbf.emplace(model_f_->prepare(batch));
+      xf = model_f_->make_activations(c.tokens, "full-precision head input");
+      vk::upload(*ctx_, xf, xf_.rows(c.first_token), uint64_t(c.tokens) * n * 4);
+      const vk::Buffer& nf = model_f_->final_norm(s, xf, *dbf);
+      accumulate_cross(s, *cross, nf, nq, c, n);
+    }
+    s.submit_and_wait();
+    tracker_->advance(double(c.tokens));
+  }
+  vk::Buffer h(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "head H");
+  vk::Buffer d;
+  {
+    vk::Stream s(*ctx_);
+    gram.finalize(s, h);
+    if (cross) {
+      d = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "head D");
+      cross->finalize(s, d);
+    }
+    s.submit_and_wait();
+  }
+  quant::LayerStatistics stats;
+  stats.h = &h;
+  stats.d = cross ? &d : nullptr;
+  stats.n = n;
+  stats.channel_mean_abs = gram.channel_stats_host().mean_abs;
+  tracker_->begin("quantize", "output head", 1, 1);
+  quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type)));
+  auto wm = src_->weights.output();  // the embedding when tied
+  std::vector<quant::LayerWeights> layers = {{name, &wm.data, wm.rows}};
+  const auto out = lq.quantize_group(layers, stats, "output head").at(0);
+  model_q_->set_output_weights(out.dequantized);
+  if (tied) model_q_->set_embedding(out.dequantized);  // the file holds one table for both roles
+  TensorResult& r = results_[name];
+  r.name = name;
+  r.method = opt_.method == "awq" ? "rtn" : opt_.method;
+  r.loss = out.loss;
+  r.rows = out.rows;
+  r.cols = out.cols;
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.damping_retries = out.damping_retries;
+  r.note = t->reason;
+  for (const auto& msg : out.damping_retries) tracker_->notice(msg);
+  solved_[name] = pack_for_gguf(out);
 }
 
 void Driver::write_output() {
@@ -517,10 +635,11 @@ QuantizeResult Driver::run() {
   const double passes_per_block = 4.0 * (need_d ? 2.0 : 1.0) + (need_d ? 2.0 : 1.0) + 4.0 * 0.5;
   stage_units_ = double(n_tokens);
   tracker_ = std::make_unique<ProgressTracker>(progress_, cancel_, double(cfg.n_layers) * passes_per_block * n_tokens +
-                                                                       double(n_tokens));
+                                                                       2.0 * double(n_tokens));  // + embed, head
   tracker_->begin("embed", "calibration tokens", 1, 1);
+  if (need_d) embed_all(*model_f_, xf_);
+  if (!target_.generic) prepare_embedding();
   embed_all(*model_q_, xq_);
-  if (need_d) xf_ = xq_;
   tracker_->advance(double(n_tokens));
   for (uint32_t b = 0; b < cfg.n_layers; ++b) {
     for (const Stage& st : stages()) solve_stage(b, st);
@@ -528,10 +647,11 @@ QuantizeResult Driver::run() {
     advance_block(*model_q_, b, xq_);
     if (need_d) advance_block(*model_f_, b, xf_);
   }
+  if (!target_.generic) solve_head();
   QuantizeResult result;
   if (!target_.generic) {
     for (const auto& t : plan_.tensors)
-      if (t.action == io::TensorAction::quantize && !t.calibrated) round_uncalibrated(t);
+      if (t.action == io::TensorAction::quantize && !solved_.count(t.name)) round_uncalibrated(t);
     write_output();
     result.output_path = opt_.output_path;
   }

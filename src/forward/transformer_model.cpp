@@ -88,6 +88,27 @@ void TransformerModel::set_linear_weights(uint32_t block, const std::string& nam
   vk::upload(ctx_, buf, w.data(), w.size() * sizeof(float));
 }
 
+namespace {
+void check_table(const std::vector<float>& w, uint64_t rows, uint64_t cols, const std::string& what) {
+  if (w.size() != rows * cols)
+    throw Error("transformer: " + what + " needs " + std::to_string(rows) + " x " + std::to_string(cols) + " values, got " +
+                std::to_string(w.size()));
+  for (size_t i = 0; i < w.size(); ++i)
+    if (!std::isfinite(w[i]))
+      throw Error("transformer: " + what + " holds a non-finite value at row " + std::to_string(i / cols));
+}
+}  // namespace
+
+void TransformerModel::set_embedding(const std::vector<float>& w) {
+  check_table(w, config_.vocab_size, config_.dim, "token_embd");
+  vk::upload(ctx_, embedding_, w.data(), w.size() * sizeof(float));
+}
+
+void TransformerModel::set_output_weights(const std::vector<float>& w) {
+  check_table(w, config_.vocab_size, config_.dim, "output");
+  vk::upload(ctx_, output_, w.data(), w.size() * sizeof(float));
+}
+
 void TransformerModel::set_norm_weights(uint32_t block, const std::string& name, const std::vector<float>& w) {
   if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " does not exist");
   if (name != "attn_norm" && name != "ffn_norm")
@@ -217,6 +238,12 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   s.barrier();
   add_.run(s, d.h, d.proj, x_out, n * c.dim);
   s.barrier();
+}
+
+const vk::Buffer& TransformerModel::final_norm(vk::Stream& s, const vk::Buffer& x, DeviceBatch& d) {
+  rms_norm_.run(s, x, output_norm_, d.norm, {d.tokens, config_.dim, 0, 0, 0, 0, float(config_.rms_eps)});
+  s.barrier();
+  return d.norm;
 }
 
 void TransformerModel::final_norm_and_logits(vk::Stream& s, const vk::Buffer& x, DeviceBatch& d, uint32_t first_row,

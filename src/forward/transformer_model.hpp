@@ -66,6 +66,10 @@ class TransformerModel {
   // with rows x cols fp32 values (row-major); vkq::Error for a wrong name, size or a non-finite value.
   void set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
   std::vector<float> linear_weights(uint32_t block, const std::string& name) const;
+  // Replaces the token embedding (the lookup table) or the output head, vocab x dim each, e.g. with
+  // the values a quantized file will hold; vkq::Error for a wrong size or a non-finite value.
+  void set_embedding(const std::vector<float>& w);
+  void set_output_weights(const std::vector<float>& w);
   // Replaces a block's RMSNorm weight (attn_norm or ffn_norm, dim values): AWQ folds its scales there.
   void set_norm_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
 
@@ -81,6 +85,9 @@ class TransformerModel {
   // ranges address cache rows; without one, kv_offset must be 0 and ranges address batch rows.
   void forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& batch, vk::Buffer& x_out,
                      const CaptureFn* capture = nullptr, KvCache* cache = nullptr);
+  // The final RMSNorm of all rows of x (tokens x dim) into batch.norm, which it returns: the input of
+  // the output head, whose Gram matrix calibrates the head.
+  const vk::Buffer& final_norm(vk::Stream& s, const vk::Buffer& x, DeviceBatch& batch);
   // logits (rows x vocab, packed) of rows [first_row, first_row + rows) of x (tokens x dim).
   void final_norm_and_logits(vk::Stream& s, const vk::Buffer& x, DeviceBatch& batch, uint32_t first_row,
                              uint32_t rows, vk::Buffer& logits);

@@ -238,9 +238,15 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
       p.reason = why;
     } else {
       p.action = TensorAction::quantize;
-      p.calibrated = is_block_linear(in.name);
-      if (p.calibrated) {
+      p.calibrated = is_block_linear(in.name) || (head && options.imatrix);
+      if (p.calibrated && head) {
+        p.reason = why + "; output head, quantized with the calibration statistics of the final-norm outputs";
+      } else if (p.calibrated) {
         p.reason = why + "; block linear, quantized with calibration statistics";
+      } else if (options.imatrix && is_token_embd(in.name)) {
+        p.reason = why + "; a lookup table has no Gram matrix: rounded to nearest (RTN) on the " + tname +
+                   " grid before calibration, and the calibrated blocks see the rounded embedding";
+        rounded.push_back(in.name);
       } else {
         p.reason = why + "; no calibration statistics exist for it (not a block linear): rounded to nearest (RTN) on the " +
                    tname + " grid";
@@ -253,7 +259,8 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
   if (!rounded.empty()) {
     std::string names;
     for (const auto& n : rounded) names += (names.empty() ? "" : ", ") + n;
-    plan.notes.push_back(names + ": rounded to nearest (RTN) on the grid, since calibration statistics exist only for the block linears");
+    plan.notes.push_back(names + ": rounded to nearest (RTN) on the grid, since calibration statistics exist only for the " +
+                         (options.imatrix ? "block linears and the output head" : "block linears"));
   }
   const size_t fallbacks = size_t(std::count_if(plan.tensors.begin(), plan.tensors.end(), [](const TensorPlan& t) { return t.fallback; }));
   if (fallbacks > 0)

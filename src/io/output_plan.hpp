@@ -38,8 +38,9 @@ struct PlanOptions {
   std::optional<model::GgmlType> token_embedding_type;     // --token-embedding-type
   std::optional<model::GgmlType> output_tensor_type;       // --output-tensor-type
   bool allow_requantize = false;  // --allow-requantize: quantized inputs count as their dequantized values
-  // Calibration statistics exist for the block linears, as when llama-quantize is given --imatrix: its
-  // imatrix-only rules apply (the first n_layer/8 ffn_down of a Q4_0/Q5_0 file become Q4_1/Q5_1).
+  // Calibration statistics exist, as when llama-quantize is given --imatrix: its imatrix-only rules apply
+  // (the first n_layer/8 ffn_down of a Q4_0/Q5_0 file become Q4_1/Q5_1), and the output head (or the
+  // tied embedding serving as it) is calibrated like a block linear, on the final-norm outputs.
   bool imatrix = false;
 };
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "io/gguf_writer.hpp"
 #include "io/output_plan.hpp"
 #include "model/gguf.hpp"
 #include "support/skip_unless_ci.hpp"
@@ -105,6 +106,7 @@ TEST(QuantizeEndToEnd, Q4_0GptqWritesPlannedTypesReportAndKeepsPerplexityNearFp3
   const auto input = model::GgufFile::open(model_path());
   io::PlanOptions po;
   po.type = model::GgmlType::Q4_0;
+  po.imatrix = true;  // a calibrated run's plan: the output head is calibrated too
   const io::OutputPlan plan = io::plan_output(input, po);
   const auto written = model::GgufFile::open(out);
   ASSERT_EQ(written.tensors().size(), plan.tensors.size());
@@ -145,6 +147,66 @@ TEST(QuantizeEndToEnd, Q4_0GptqWritesPlannedTypesReportAndKeepsPerplexityNearFp3
   // packing (perplexity in the tens or more) still fails.
   EXPECT_LT(q4, 1.15 * fp32);
   EXPECT_GT(q4, 0.9 * fp32);  // 4-bit noise cannot make the model markedly better: that would be a bug
+}
+
+// stories260K without output.weight: llama.cpp then uses the token embedding as the head (tied).
+void write_tied_copy(const std::string& from, const std::string& to) {
+  const auto src = model::GgufFile::open(from);
+  io::GgufWriter w(to, true);
+  w.copy_metadata(src);
+  for (const auto& t : src.tensors()) {
+    if (t.name == "output.weight") continue;
+    const uint8_t* data = src.tensor_data(t);
+    w.add_tensor(t.name, t.dims, t.type, std::vector<uint8_t>(data, data + t.n_bytes()));
+  }
+  w.write();
+}
+
+// The calibrated chain and the in-process evaluation hold what the file holds: the embedding rounded
+// before calibration and the head solved on the Gram of the final-norm outputs (tied: the one table
+// serves both roles). Before, they kept the embedding and head at input precision.
+TEST(QuantizeEndToEnd, InProcessEvaluationSeesTheFileIncludingEmbeddingAndHead) {
+  for (const bool tied : {false, true}) {
+    SCOPED_TRACE(tied ? "tied embedding" : "separate output head");
+    ScratchDir dir(tied ? "tied" : "untied");
+    QuantizeOptions o = small_run("Q4_0", dir.file("out.gguf"), 4, 128);
+    if (tied) {
+      o.model_path = dir.file("tied.gguf");
+      write_tied_copy(model_path(), o.model_path);
+    }
+    o.eval_text_path = text_path();
+    o.eval_begin = 0.5;
+    o.eval_ctx = 128;
+    o.eval_max_windows = 8;
+    o.eval_protocol = PerplexityProtocol::Llama;
+    const QuantizeResult r = quantize(o);
+    const std::string head = tied ? "token_embd.weight" : "output.weight";
+    bool found = false;
+    for (const auto& t : r.tensors) {
+      if (t.name == head) {
+        found = true;
+        EXPECT_EQ(t.method, "gptq");
+        EXPECT_EQ(t.type, "Q8_0");  // llama-quantize's Q6_K, which vkquant cannot write yet
+        EXPECT_TRUE(std::isfinite(t.loss) && t.loss >= 0) << t.loss;
+      } else if (t.name == "token_embd.weight") {
+        EXPECT_EQ(t.method, "rtn");
+        EXPECT_EQ(t.type, "Q4_0");
+      }
+    }
+    EXPECT_TRUE(found) << head;
+    PerplexityOptions p;
+    p.model_path = r.output_path;
+    p.text_path = text_path();
+    p.text_begin = 0.5;
+    p.ctx = 128;
+    p.max_windows = 8;
+    p.protocol = PerplexityProtocol::Llama;
+    const PerplexityResult f = perplexity(p);
+    // Same device, same values (codes x fp16 scales, dequantized on the device vs on the host): measured
+    // identical to the printed digits; 1e-5 relative leaves room for one-ulp dequantization differences.
+    EXPECT_NEAR(r.evaluation.perplexity, f.perplexity, 1e-5 * f.perplexity);
+    std::printf("%s: in-process %.6f, file %.6f\n", tied ? "tied" : "untied", r.evaluation.perplexity, f.perplexity);
+  }
 }
 
 TEST(QuantizeEndToEnd, GptqIsNotWorseThanRtnAtGeneric3Bit) {

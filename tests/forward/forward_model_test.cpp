@@ -17,6 +17,7 @@ namespace vkq {
 namespace {
 
 using forward::LinearGroup;
+using forward::TokenBatch;
 using forward::TransformerModel;
 
 TEST(TransformerModel, LogitsMatchFloat64Reference) {
@@ -157,6 +158,49 @@ TEST(TransformerModel, PerplexityOfFirstFiveBlocks) {
     EXPECT_NEAR(mean, 1.43296, 7e-6);
     EXPECT_NEAR(std::exp(mean), 4.1911, 1e-4);
   }
+}
+
+// The head's calibration input is the final RMSNorm of the last block's output; the embedding and head
+// tables can be replaced by the values a file will hold.
+TEST(TransformerModel, FinalNormAndReplacingTheTables) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  TransformerModel m(test::vk_context(), w);
+  const auto& c = w.config();
+  const std::vector<int32_t> ids = {1, 300, 301, 302, 7, 99, 400};
+  auto d = m.prepare(TokenBatch::from_ids(ids));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  std::vector<float> x(ids.size() * c.dim);
+  for (auto& v : x) v = nd(rng);
+  vk::Buffer xb = vk::upload_new(test::vk_context(), x, "x");
+  const std::vector<float> nan(ids.size() * c.dim, std::nanf(""));  // poison: an unwritten element fails
+  vk::upload(test::vk_context(), d.norm, nan.data(), nan.size() * 4);
+  vk::Stream s(test::vk_context());
+  const vk::Buffer& y = m.final_norm(s, xb, d);
+  s.submit_and_wait();
+  const auto got = vk::download_all<float>(test::vk_context(), y, ids.size() * c.dim);
+  const auto norm_w = w.output_norm();
+  for (size_t t = 0; t < ids.size(); ++t) {
+    double ss = 0;
+    for (uint32_t j = 0; j < c.dim; ++j) ss += double(x[t * c.dim + j]) * x[t * c.dim + j];
+    const double r = 1.0 / std::sqrt(ss / c.dim + c.rms_eps);
+    for (uint32_t j = 0; j < c.dim; ++j)
+      EXPECT_NEAR(got[t * c.dim + j], x[t * c.dim + j] * r * norm_w[j], 1e-5 * (1 + std::abs(x[t * c.dim + j] * r)));
+  }
+
+  // A zero head gives zero logits; a changed embedding changes them; bad tables are refused.
+  const auto before = m.logits(ids);
+  auto emb = w.token_embedding().data;
+  for (uint32_t j = 0; j < c.dim; ++j) emb[300 * c.dim + j] *= 0.5f;
+  m.set_embedding(emb);
+  EXPECT_NE(m.logits(ids), before);
+  m.set_output_weights(std::vector<float>(size_t(c.vocab_size) * c.dim, 0.0f));
+  for (float v : m.logits(ids)) ASSERT_EQ(v, 0.0f);
+  EXPECT_THROW(m.set_embedding(std::vector<float>(10, 0.0f)), Error);
+  emb[5] = std::nanf("");
+  EXPECT_THROW(m.set_output_weights(emb), Error);
 }
 
 // nll(ids, first) scores only the predictions made at positions first .. n-2 (llama-perplexity scores

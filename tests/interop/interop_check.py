@@ -6,7 +6,7 @@
   interop_check.py type TYPE  (same options)
       vkquant quantizes stories260K to TYPE; llama-perplexity loads the file and its perplexity agrees with
       `vkquant perplexity --protocol llama` on the same file, text and context; the run's in-memory evaluation
-      of the values it meant to write equals llama-perplexity of the written file (embedding/head kept F32);
+      of the values it meant to write equals llama-perplexity of the written file;
       and llama-quantize, given the same type and our head substitution, chooses the same type per tensor.
 
 Exit 0 on success, 1 on a failed check. A missing tool is a failure (the ctest fixture that builds the tools
@@ -122,7 +122,8 @@ def check_type(args) -> bool:
 
     # 1. llama.cpp loads our file (the default type plan) and scores it as `vkquant perplexity` does.
     ours_file = os.path.join(args.work, f"stories260K-{t}.gguf")
-    quantize(args, t, ours_file)
+    res = quantize(args, t, ours_file, ["--eval-text", text, "--eval-protocol", "llama", "--eval-ctx", str(CTX),
+                                        "--eval-chunks", str(CHUNKS)])
     ours_ppl, llama = vkquant_ppl(args, ours_file, text), llama_ppl(args, ours_file, text)
     ok &= compare(f"{t} file", ours_ppl, llama, tolerance(t))
     fp32 = vkquant_ppl(args, model, text)
@@ -132,15 +133,10 @@ def check_type(args) -> bool:
           f"{'ok' if sane else 'FAILED'}")
     ok &= sane
 
-    # 2. What llama.cpp reads is what the solver meant: with the embedding and head kept F32, the run's own
-    #    in-memory evaluation (codes x scales before packing) equals llama-perplexity of the written file.
-    #    This does not go through our reader, so a packer that writes wrong bytes fails here.
-    intended_file = os.path.join(args.work, f"stories260K-{t}-intended.gguf")
-    res = quantize(args, t, intended_file, ["--token-embedding-type", "f32", "--output-tensor-type", "f32",
-                                            "--eval-text", text, "--eval-protocol", "llama", "--eval-ctx", str(CTX),
-                                            "--eval-chunks", str(CHUNKS)])
-    ok &= compare(f"{t} intended values vs file", float(res["perplexity"]), llama_ppl(args, intended_file, text),
-                  tolerance(t))
+    # 2. What llama.cpp reads is what the solver meant: the run's own in-memory evaluation (codes x scales
+    #    before packing, embedding and head included) equals llama-perplexity of the written file. This does
+    #    not go through our reader, so a packer that writes wrong bytes fails here.
+    ok &= compare(f"{t} intended values vs file", float(res["perplexity"]), llama, tolerance(t))
 
     # 3. The type plan is llama-quantize's *imatrix* plan (we always calibrate): same -t, an imatrix made by
     #    llama-imatrix, and the head type we substitute for Q6_K passed on as --output-tensor-type.

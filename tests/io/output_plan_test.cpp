@@ -150,6 +150,27 @@ TEST(OutputPlan, ImatrixPlanRaisesTheFirstEighthOfFfnDown) {
   }
 }
 
+// A calibrated run (imatrix) calibrates the head too — the tied embedding when it serves as the head —
+// while an untied embedding, a lookup table, is rounded to nearest.
+TEST(OutputPlan, CalibratedRunsCalibrateTheHead) {
+  for (bool tied : {false, true}) {
+    SCOPED_TRACE(tied ? "tied" : "untied");
+    PlanOptions o{GgmlType::Q4_0, {}, {}};
+    o.imatrix = true;
+    const OutputPlan plan = plan_output(llama_like(GgmlType::F32, !tied), o);
+    const TensorPlan& emb = get(plan, "token_embd.weight");
+    EXPECT_EQ(emb.action, TensorAction::quantize);
+    EXPECT_EQ(emb.calibrated, tied);
+    if (!tied) {
+      const TensorPlan& head = get(plan, "output.weight");
+      EXPECT_TRUE(head.calibrated);
+      EXPECT_NE(head.reason.find("final-norm outputs"), std::string::npos) << head.reason;
+      EXPECT_NE(emb.reason.find("before calibration"), std::string::npos) << emb.reason;
+    }
+    EXPECT_EQ(plan.count_calibrated(), 2u * 7u - 2u /* ffn_down F16 */ + 1u);
+  }
+}
+
 TEST(OutputPlan, FloatTargetsHaveNoHeadBumpAndNoFallback) {
   OutputPlan plan = plan_output(llama_like(GgmlType::F32, true), PlanOptions{GgmlType::F16, {}, {}});
   EXPECT_EQ(plan.file_type, 1u);
