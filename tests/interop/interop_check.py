@@ -54,6 +54,20 @@ def run(cmd, **kw):
     return p.stdout
 
 
+def llama_final_ppl(out: str):
+    """llama-perplexity's final perplexity from its output, or None. Its logger is asynchronous and may
+    lose the last lines at exit (llama.cpp issue 22142), so when "Final estimate" is missing the running
+    value printed after the last chunk ("[N]ppl," with N the chunk count it announced) is the same number."""
+    m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
+    if m:
+        return float(m.group(1))
+    n = re.search(r"calculating perplexity over (\d+) chunks", out)
+    last = re.findall(r"\[(\d+)\]([0-9.]+),", out)
+    if n and last and last[-1][0] == n.group(1):
+        return float(last[-1][1])
+    return None
+
+
 def eval_text(data: str, work: str) -> str:
     src = os.path.join(data, "tinystories-valid", "tinystories_val.txt")
     with open(src, "rb") as f:
@@ -69,13 +83,14 @@ def llama_ppl(args, model: str, text: str) -> float:
     exe = os.path.join(args.llama_bin, "llama-perplexity")
     if not os.access(exe, os.X_OK):
         raise SystemExit(f"FAILED: {exe} is missing (the interop.llama_tools fixture builds it)")
-    out = run([exe, "-m", model, "-f", text, "-c", str(CTX), "-b", str(CTX), "--chunks", str(CHUNKS),
-               "-t", "2", "-ctk", "f32", "-ctv", "f32"])
-    m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
-    if not m:
-        print(out[-4000:])
-        raise SystemExit("FAILED: llama-perplexity printed no final estimate")
-    return float(m.group(1))
+    for _ in range(3):  # its asynchronous logger can lose the last lines at exit: run again
+        out = run([exe, "-m", model, "-f", text, "-c", str(CTX), "-b", str(CTX), "--chunks", str(CHUNKS),
+                   "-t", "2", "-ctk", "f32", "-ctv", "f32"])
+        ppl = llama_final_ppl(out)
+        if ppl is not None:
+            return ppl
+    print(out[-4000:])
+    raise SystemExit("FAILED: llama-perplexity printed no final estimate in 3 runs")
 
 
 def vkquant_ppl(args, model: str, text: str) -> float:
