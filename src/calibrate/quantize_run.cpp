@@ -121,6 +121,9 @@ class Driver {
   void prepare_embedding();
   // The output head (or the tied embedding serving as it): GPTQ/SNRQ on the Gram of the final-norm outputs.
   void solve_head();
+  // H (and D when α > 0) from the accumulators into h and d, and the statistics pointing at them.
+  quant::LayerStatistics finalize_statistics(kernels::GramAccumulator& gram, kernels::CrossGramAccumulator* cross,
+                                             uint32_t n, vk::Buffer& h, vk::Buffer& d);
   // D += α ΔX-weighted cross products of one chunk: per sequence with sampled α, else α = 1.
   void accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cross, const vk::Buffer& x_full,
                         const vk::Buffer& x_quant, const Chunk& c, uint32_t cols);
@@ -212,6 +215,24 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
   }
 }
 
+quant::LayerStatistics Driver::finalize_statistics(kernels::GramAccumulator& gram, kernels::CrossGramAccumulator* cross,
+                                                  uint32_t n, vk::Buffer& h, vk::Buffer& d) {
+  h = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "H");
+  vk::Stream s(*ctx_);
+  gram.finalize(s, h);
+  if (cross) {
+    d = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "D");
+    cross->finalize(s, d);
+  }
+  s.submit_and_wait();
+  quant::LayerStatistics stats;
+  stats.h = &h;
+  stats.d = cross ? &d : nullptr;
+  stats.n = n;
+  stats.channel_mean_abs = gram.channel_stats_host().mean_abs;
+  return stats;
+}
+
 void Driver::accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cross, const vk::Buffer& x_full,
                               const vk::Buffer& x_quant, const Chunk& c, uint32_t cols) {
   if (alphas_.empty()) {
@@ -287,22 +308,8 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
   tracker_->begin("calibrate", "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group),
                   block + 1, cfg.n_layers);
   collect_statistics(block, stage, gram, cross.get());
-  vk::Buffer h(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "H");
-  vk::Buffer d;
-  {
-    vk::Stream s(*ctx_);
-    gram.finalize(s, h);
-    if (cross) {
-      d = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "D");
-      cross->finalize(s, d);
-    }
-    s.submit_and_wait();
-  }
-  quant::LayerStatistics stats;
-  stats.h = &h;
-  stats.d = cross ? &d : nullptr;
-  stats.n = n;
-  stats.channel_mean_abs = gram.channel_stats_host().mean_abs;
+  vk::Buffer h, d;
+  const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
   // Linears of one group may differ in grid only through the plan; solve each grid's set together.
   std::map<std::string, std::vector<std::string>> by_grid;
   for (const auto& [lin, g] : grids)
@@ -496,22 +503,8 @@ void Driver::solve_head() {
     s.submit_and_wait();
     tracker_->advance(double(c.tokens));
   }
-  vk::Buffer h(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "head H");
-  vk::Buffer d;
-  {
-    vk::Stream s(*ctx_);
-    gram.finalize(s, h);
-    if (cross) {
-      d = vk::Buffer(*ctx_, uint64_t(n) * n * 4, vk::MemoryUse::Device, "head D");
-      cross->finalize(s, d);
-    }
-    s.submit_and_wait();
-  }
-  quant::LayerStatistics stats;
-  stats.h = &h;
-  stats.d = cross ? &d : nullptr;
-  stats.n = n;
-  stats.channel_mean_abs = gram.channel_stats_host().mean_abs;
+  vk::Buffer h, d;
+  const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
   tracker_->begin("quantize", "output head", 1, 1);
   quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type)));
   auto wm = src_->weights.output();  // the embedding when tied
