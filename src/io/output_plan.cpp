@@ -83,6 +83,16 @@ std::string kept_reason(const PlanInput& in) {
   return "";
 }
 
+// N of "blk.N.…", or nothing.
+std::optional<size_t> block_index(std::string_view name) {
+  if (name.substr(0, 4) != "blk.") return std::nullopt;
+  size_t n = 0;
+  const char* first = name.data() + 4;
+  const auto [end, ec] = std::from_chars(first, name.data() + name.size(), n);
+  if (ec != std::errc() || end == first || end == name.data() + name.size() || *end != '.') return std::nullopt;
+  return n;
+}
+
 bool is_token_embd(std::string_view name) { return name == "token_embd.weight"; }
 bool is_output(std::string_view name) { return name == "output.weight"; }
 
@@ -164,11 +174,12 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
   // llama.cpp: without output.weight the embedding is tied and is treated as the output head.
   const bool has_output = std::any_of(inputs.begin(), inputs.end(), [](const PlanInput& in) { return is_output(in.name); });
   std::vector<std::string> rounded;
-  // llama_tensor_get_type_impl counts ffn_down tensors by position (i_ffn_down of n_ffn_down).
+  // llama_tensor_get_type_impl: i_ffn_down of n_ffn_down, where llama-quantize visits the tensors in
+  // layer order — the block number of "blk.N.", not the file's order (blk.10 is stored before blk.2).
   const size_t n_ffn_down = size_t(std::count_if(inputs.begin(), inputs.end(), [](const PlanInput& in) {
     return contains(in.name, "ffn_down") && kept_reason(in).empty();
   }));
-  size_t i_ffn_down = 0;
+  size_t i_ffn_down = 0;  // for names without a block number
 
   for (const auto& in : inputs) {
     TensorPlan p;
@@ -205,7 +216,9 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
     } else if (contains(in.name, "ffn_down")) {
       // llama-quantize with an imatrix guards the first n_layer/8 ffn_down of Q4_0/Q5_0 against "craziness"
       // by giving them the type with a minimum; vkquant always has calibration statistics, so it does too.
-      const bool early = i_ffn_down++ < n_ffn_down / 8;
+      const size_t layer = block_index(in.name).value_or(i_ffn_down);
+      ++i_ffn_down;
+      const bool early = layer < n_ffn_down / 8;
       if (options.imatrix && early && (t == GgmlType::Q4_0 || t == GgmlType::Q5_0)) {
         t = t == GgmlType::Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
         why = std::string("first n_layer/8 ffn_down in ") + model::ggml_type_name(t) +

@@ -3,6 +3,8 @@
 // requantizing, 3-D tensors), type-name parsing and llama's file-type numbers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "io/output_plan.hpp"
 #include "model/gguf.hpp"
 #include "support/test_seed.hpp"
@@ -128,7 +130,11 @@ TEST(OutputPlan, OverridesWinAndStillFallBackWhenRowsDoNotFit) {
 // llama-quantize with --imatrix: the first n_layer/8 ffn_down (by position) of Q4_0/Q5_0 become Q4_1/Q5_1.
 TEST(OutputPlan, ImatrixPlanRaisesTheFirstEighthOfFfnDown) {
   std::vector<PlanInput> inputs = {{"token_embd.weight", {256, 1000}, GgmlType::F32}};
-  for (int b = 0; b < 30; ++b) {
+  // In the order GGUF files store them (blk.0, blk.1, blk.10, …, blk.2): llama-quantize counts by layer.
+  std::vector<int> order(30);
+  for (int b = 0; b < 30; ++b) order[size_t(b)] = b;
+  std::sort(order.begin(), order.end(), [](int a, int b) { return std::to_string(a) < std::to_string(b); });
+  for (int b : order) {
     const std::string p = "blk." + std::to_string(b) + ".";
     inputs.push_back({p + "ffn_up.weight", {256, 512}, GgmlType::F32});
     inputs.push_back({p + "ffn_down.weight", {512, 256}, GgmlType::F32});
