@@ -167,6 +167,10 @@ struct QuantizeOptions {
   uint32_t calib_len = 2048;
   double calib_begin = 0.0, calib_end = 1.0;  // part of the calibration text to use (fractions)
   CalibrationProtocol calib_protocol = CalibrationProtocol::Sampled;
+  // The calibration chain embeds with the embedding already rounded to its output type (so X_q carries the
+  // embedding's error from block 0 on). Off by default: on stories260K it helped one setting and hurt two
+  // (docs/quality.md). Either way the written file, and the in-process evaluation, hold the rounded table.
+  bool calib_rounded_embedding = false;
   uint64_t seed = 0;            // calibration window choice and sampled α
   uint32_t chunk_tokens = 8192; // tokens per forward chunk on the device
 

@@ -110,6 +110,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"eval_end", double_field(&O::eval_end)},
       {"eval_ctx", u32_field(&O::eval_ctx)},
       {"eval_max_windows", u32_field(&O::eval_max_windows)},
+      {"calib_rounded_embedding", bool_field(&O::calib_rounded_embedding)},
       {"calib_protocol",
        [](O& o, const nlohmann::json& v, const std::string& key) {
          need(v.is_string() && (v == "sampled" || v == "llama"), key, "\"sampled\" or \"llama\"");

@@ -591,6 +591,7 @@ QuantizeResult Driver::run() {
     rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
     rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";
+    rs.calib_rounded_embedding = opt_.calib_rounded_embedding;
     rs.seed = opt_.seed;
     // Opened now: an existing OUT without --force fails before any calibration work.
     tracker_->begin("tokenize", opt_.calib_path, 1, 1);
@@ -631,7 +632,7 @@ QuantizeResult Driver::run() {
                                                                        2.0 * double(n_tokens));  // + embed, head
   tracker_->begin("embed", "calibration tokens", 1, 1);
   if (need_d) embed_all(*model_f_, xf_);
-  if (!target_.generic) prepare_embedding();
+  if (!target_.generic && opt_.calib_rounded_embedding) prepare_embedding();
   embed_all(*model_q_, xq_);
   tracker_->advance(double(n_tokens));
   for (uint32_t b = 0; b < cfg.n_layers; ++b) {
@@ -640,7 +641,10 @@ QuantizeResult Driver::run() {
     advance_block(*model_q_, b, xq_);
     if (need_d) advance_block(*model_f_, b, xf_);
   }
-  if (!target_.generic) solve_head();
+  if (!target_.generic) {
+    if (!opt_.calib_rounded_embedding) prepare_embedding();  // for the file and the evaluation
+    solve_head();
+  }
   QuantizeResult result;
   if (!target_.generic) {
     for (const auto& t : plan_.tensors)

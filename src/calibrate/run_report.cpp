@@ -17,7 +17,8 @@ nlohmann::json settings_json(const io::RunSettings& s) {
       {"damp", s.damp},             {"act_order", s.act_order},
       {"static_groups", s.static_groups}, {"block", s.block},
       {"beam_width", s.beam_width}, {"calib_file", s.calib_file},
-      {"calib_range", s.calib_range}, {"calib_protocol", s.calib_protocol}, {"calib_seqs", s.calib_seqs},
+      {"calib_range", s.calib_range}, {"calib_protocol", s.calib_protocol},
+      {"calib_rounded_embedding", s.calib_rounded_embedding}, {"calib_seqs", s.calib_seqs},
       {"calib_seq_len", s.calib_seq_len}, {"seed", s.seed},
   };
   if (s.bits > 0) {  // generic integer grid only, as in the GGUF keys

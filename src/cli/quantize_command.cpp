@@ -73,6 +73,9 @@ void add_quantize_command(CLI::App& app) {
                   "first --calib-seqs chunks of --calib-len tokens, BOS written over each chunk's first token), so "
                   "vkquant and `llama-imatrix -c LEN --chunks SEQS` see exactly the same tokens")
       ->check(CLI::IsMember({"sampled", "llama"}));
+  cmd->add_flag("--calib-rounded-embedding", o.calib_rounded_embedding,
+                "Calibrate the blocks on the embedding already rounded to its output type (off: the file holds the "
+                "rounded table either way; measured mixed on stories260K, docs/quality.md)");
   cmd->add_option("--seed", o.seed, "Seed for the calibration window choice and sampled α")->capture_default_str();
   cmd->add_option("--chunk-tokens", o.chunk_tokens, "Tokens per forward chunk on the device (less = less memory)")
       ->capture_default_str();

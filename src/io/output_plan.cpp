@@ -258,7 +258,7 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
         p.reason = why + "; block linear, quantized with calibration statistics";
       } else if (options.imatrix && is_token_embd(in.name)) {
         p.reason = why + "; a lookup table has no Gram matrix: rounded to nearest (RTN) on the " + tname +
-                   " grid before calibration, and the calibrated blocks see the rounded embedding";
+                   " grid (--calib-rounded-embedding: before calibration, so the calibrated blocks see it)";
         rounded.push_back(in.name);
       } else {
         p.reason = why + "; no calibration statistics exist for it (not a block linear): rounded to nearest (RTN) on the " +

@@ -162,9 +162,9 @@ void write_tied_copy(const std::string& from, const std::string& to) {
   w.write();
 }
 
-// The calibrated chain and the in-process evaluation hold what the file holds: the embedding rounded
-// before calibration and the head solved on the Gram of the final-norm outputs (tied: the one table
-// serves both roles). Before, they kept the embedding and head at input precision.
+// The in-process evaluation holds what the file holds: the embedding rounded (before calibration with
+// calib_rounded_embedding, else after it) and the head solved on the Gram of the final-norm outputs
+// (tied: the one table serves both roles). Before, it kept the embedding and head at input precision.
 TEST(QuantizeEndToEnd, InProcessEvaluationSeesTheFileIncludingEmbeddingAndHead) {
   for (const bool tied : {false, true}) {
     SCOPED_TRACE(tied ? "tied embedding" : "separate output head");
@@ -173,6 +173,7 @@ TEST(QuantizeEndToEnd, InProcessEvaluationSeesTheFileIncludingEmbeddingAndHead) 
     if (tied) {
       o.model_path = dir.file("tied.gguf");
       write_tied_copy(model_path(), o.model_path);
+      o.calib_rounded_embedding = true;  // both places where the rounded embedding enters are covered
     }
     o.eval_text_path = text_path();
     o.eval_begin = 0.5;
