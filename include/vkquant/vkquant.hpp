@@ -162,6 +162,10 @@ struct QuantizeOptions {
   bool static_groups = true;
   uint32_t block = 128;         // B, columns per error-feedback block
   bool clip_search = false;     // per-group clip search scored with H̃ (§3 GS)
+  // Per-group scale search (§3 GS): ranges from 0.70× to 1.15× min-max, each also refitted to its codes by
+  // H̃-weighted least squares (scale, and Q4_1/Q5_1's min), the stored values scored with H̃. A superset of
+  // clip_search's candidates; the two are exclusive.
+  bool scale_search = false;
 
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
   uint32_t calib_len = 2048;

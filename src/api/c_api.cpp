@@ -97,6 +97,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"static_groups", bool_field(&O::static_groups)},
       {"block", u32_field(&O::block)},
       {"clip_search", bool_field(&O::clip_search)},
+      {"scale_search", bool_field(&O::scale_search)},
       {"calib_seqs", u32_field(&O::calib_seqs)},
       {"calib_len", u32_field(&O::calib_len)},
       {"calib_begin", double_field(&O::calib_begin)},

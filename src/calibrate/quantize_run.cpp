@@ -588,6 +588,7 @@ QuantizeResult Driver::run() {
     rs.static_groups = opt_.static_groups;
     rs.block = opt_.block;
     rs.beam_width = opt_.method == "beam" ? opt_.beam_width : 1;
+    rs.scale_search = opt_.scale_search ? "search" : opt_.clip_search ? "clip" : "minmax";
     rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
     rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";

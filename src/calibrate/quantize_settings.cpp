@@ -76,7 +76,13 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
   else
     throw Error("--alpha-mode " + o.alpha_mode + ": expected fixed or sampled");
   l.alpha = o.alpha;
-  l.clip.enabled = o.clip_search;
+  l.clip.enabled = o.clip_search || o.scale_search;
+  if (o.scale_search) {  // 21 ranges down to 0.70×, 10 up to 1.15×, every one also refitted
+    l.clip.step = 0.015;
+    l.clip.candidates = 21;
+    l.clip.expand = 10;
+    l.clip.refit = true;
+  }
   l.beam_width = o.method == "beam" ? o.beam_width : 1;
   l.seed = o.seed;
   return l;
@@ -94,6 +100,8 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (!(o.lambda >= 0 && std::isfinite(o.lambda))) throw Error("--lambda must be a finite number >= 0");
   if (!(o.alpha >= 0 && o.alpha <= 1)) throw Error("--alpha must be within [0, 1]");
   if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
+  if (o.clip_search && o.scale_search)
+    throw Error("--clip-search and --scale-search: choose one (the scale search already tries every clip range)");
   if (o.method == "awq" && (o.alpha > 0 || o.alpha_mode == "sampled"))
     throw Error("--method awq searches scales against the symmetric target: it cannot be combined with --alpha");
 }

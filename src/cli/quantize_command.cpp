@@ -65,6 +65,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--no-act-order", no_act_order, "Process columns in their natural order");
   cmd->add_flag("--dynamic-groups", dynamic_groups, "Group parameters from the updated row (not for GGUF with act-order)");
   cmd->add_flag("--clip-search", o.clip_search, "Search each group's clipping range, scored with H̃");
+  cmd->add_flag("--scale-search", o.scale_search,
+                "Search each group's scale from 0.70x to 1.15x min-max, each range also least-squares refitted to "
+                "its codes with H̃ weights (includes --clip-search's ranges)");
   cmd->add_option("--calib-seqs", o.calib_seqs, "Calibration sequences")->capture_default_str();
   cmd->add_option("--calib-len", o.calib_len, "Tokens per sequence (capped at the model's context)")->capture_default_str();
   cmd->add_option("--calib-range", calib_range, "Part of the calibration text, BEGIN:END fractions (e.g. 0:0.5)");

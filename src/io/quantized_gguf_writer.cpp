@@ -45,6 +45,7 @@ void set_settings(GgufWriter& w, const RunSettings& s) {
   w.set("vkquant.static_groups", boolean(s.static_groups));
   w.set("vkquant.block", u64(s.block));
   w.set("vkquant.beam_width", u64(s.beam_width));
+  w.set("vkquant.scale_search", str(s.scale_search));
   w.set("vkquant.calib_file", str(s.calib_file));
   w.set("vkquant.calib_range", str(s.calib_range));
   w.set("vkquant.calib_protocol", str(s.calib_protocol));

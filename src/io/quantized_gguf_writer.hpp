@@ -39,6 +39,7 @@ struct RunSettings {
   bool static_groups = true;
   uint64_t block = 128;
   uint64_t beam_width = 1;
+  std::string scale_search = "minmax";  // minmax | clip | search: how static group parameters were chosen
   std::string calib_file;        // the calibration text's file name (no directory)
   std::string calib_range = "0:1";
   std::string calib_protocol = "sampled";  // sampled | llama (llama-imatrix's chunks)

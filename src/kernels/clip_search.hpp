@@ -1,8 +1,11 @@
 // Host wrapper of shaders/clip_search.comp (ALGORITHMS.md §3 "scale/clip search", §4 GS): per
 // (row, group) of T, the best of the candidate ranges shrunk by (1 − c·step), c = 0 … candidates − 1,
+// then widened by (1 + e·step), e = 1 … expand, each (with `refit`) followed by its least-squares refit,
 // scored by Δᵀ H̃_gg Δ (full block) or Σ_j H̃_jj Δ_j² (diagonal); the first smallest loss wins, as
 // ref::clip_search_params. Params come out in the layout of kernels::Rtn (vec4 per (row, group)),
 // ready for Rtn::run_with_params. T and H̃ in the original column order (groups are contiguous there).
+// Groups of ≤ 32 columns (GGUF blocks, small INT groups) run shaders/clip_search_small.comp, which
+// shares each group column's H̃ block among the rows; larger groups run the general shader.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +40,9 @@ class ClipSearch {
   ref::GridSpec spec_;
   ref::ClipOptions clip_;
   uint32_t wg_ = 64;
-  std::unique_ptr<vk::Kernel> kernel_;
+  uint32_t shared_g_ = 1024;
+  std::unique_ptr<vk::Kernel> kernel_;        // any group size, built on first use
+  std::unique_ptr<vk::Kernel> small_kernel_;  // groups of ≤ 32 columns, built on first use
 };
 
 }  // namespace vkq::kernels

@@ -157,6 +157,10 @@ GroupParams params_for(const double* w, size_t g, const GridSpec& spec, double s
   throw vkq::Error("grid: unknown format");
 }
 
+double stored_value(const GridSpec& spec, double v) {
+  return is_gguf(spec) ? double(vkq::round_to_half(float(v))) : v;
+}
+
 int32_t quantize_value(double w, const GroupParams& p, const GridSpec& spec) {
   const CodeRange r = code_range(spec);
   const double x = p.scale != 0 ? (w - p.min) / p.scale : 0.0;  // ggml's id = 0 when d = 0

@@ -43,6 +43,10 @@ bool is_gguf(const GridSpec& spec);
 // INT/Q4_1/Q5_1 shrink max and min alike, Q8_0 shrinks amax, Q4_0/Q5_0 shrink v.
 GroupParams params_for(const double* w, size_t g, const GridSpec& spec, double shrink = 1.0);
 
+// A scale or min as the format stores it: GGUF narrows to fp32 and rounds to fp16 (±inf beyond its
+// range); INT keeps float64.
+double stored_value(const GridSpec& spec, double v);
+
 int32_t quantize_value(double w, const GroupParams& p, const GridSpec& spec);
 double dequantize_code(int32_t code, const GroupParams& p, const GridSpec& spec);
 

@@ -45,6 +45,8 @@ struct ClipOptions {
   bool enabled = false;
   double step = 0.01;   // candidate c shrinks the range by (1 − c·step)
   int candidates = 20;  // c = 0 … candidates − 1; c = 0 is the min-max range
+  int expand = 0;       // then e = 1 … expand widen it by (1 + e·step): scales above min-max
+  bool refit = false;   // each candidate also scored with its H̃-weighted least-squares refit
   ClipScore score = ClipScore::full_block;
 };
 

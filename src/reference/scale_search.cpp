@@ -16,6 +16,8 @@ void validate_clip(const ClipOptions& clip) {
     throw vkq::Error("clip search: candidates = " + std::to_string(clip.candidates) + ", need at least 1");
   if (!(clip.step >= 0) || !std::isfinite(clip.step))
     throw vkq::Error("clip search: step = " + std::to_string(clip.step) + " must be finite and ≥ 0");
+  if (clip.expand < 0)
+    throw vkq::Error("clip search: expand = " + std::to_string(clip.expand) + " must be ≥ 0");
   if (!(1.0 - (clip.candidates - 1) * clip.step > 0))
     throw vkq::Error("clip search: step " + std::to_string(clip.step) + " × (candidates − 1) = " +
                      std::to_string((clip.candidates - 1) * clip.step) + " shrinks the range to nothing (must be < 1)");
@@ -38,18 +40,65 @@ double clip_candidate_loss(const double* t, size_t g, const double* h, size_t ld
   return s;
 }
 
+bool refit_group_params(const double* t, size_t g, const double* h, size_t ld, const GridSpec& spec,
+                        const GroupParams& p, ClipScore score, GroupParams& out) {
+  const bool offset = spec.format == GridFormat::Q4_1 || spec.format == GridFormat::Q5_1;
+  // Products with H restricted to the group: uᵀHu, uᵀHt, uᵀH1, 1ᵀHt, 1ᵀH1 (u = q − zero).
+  std::vector<double> u(g);
+  for (size_t j = 0; j < g; ++j) u[j] = double(quantize_value(t[j], p, spec)) - p.zero;
+  double uhu = 0, uht = 0, uh1 = 0, oht = 0, oh1 = 0;
+  for (size_t i = 0; i < g; ++i) {
+    double hu = 0, ht = 0, h1 = 0;
+    if (score == ClipScore::diagonal) {
+      const double hii = h[i * ld + i];
+      hu = hii * u[i], ht = hii * t[i], h1 = hii;
+    } else {
+      for (size_t j = 0; j < g; ++j) {
+        const double hij = h[i * ld + j];
+        hu += hij * u[j], ht += hij * t[j], h1 += hij;
+      }
+    }
+    uhu += u[i] * hu, uht += u[i] * ht, uh1 += u[i] * h1, oht += ht, oh1 += h1;
+  }
+  double s = 0, m = p.min;
+  if (offset) {  // the normal equations of (s, m)
+    const double det = uhu * oh1 - uh1 * uh1;
+    if (!(det > 1e-12 * uhu * oh1)) return false;
+    s = (uht * oh1 - oht * uh1) / det;
+    m = (uhu * oht - uh1 * uht) / det;
+  } else {
+    if (!(uhu > 0)) return false;
+    s = uht / uhu;
+  }
+  GroupParams r = p;
+  r.scale = stored_value(spec, s);
+  if (offset) r.min = stored_value(spec, m);
+  if (!std::isfinite(r.scale) || !std::isfinite(r.min) || !(r.scale * p.scale > 0)) return false;
+  out = r;
+  return true;
+}
+
 GroupParams clip_search_group(const double* t, size_t g, const double* h, size_t ld, const GridSpec& spec,
                               const ClipOptions& clip) {
-  GroupParams best = params_for(t, g, spec);
-  double best_loss = clip_candidate_loss(t, g, h, ld, spec, best, clip.score);
-  for (int c = 1; c < clip.candidates; ++c) {
-    const GroupParams p = params_for(t, g, spec, 1.0 - c * clip.step);
+  GroupParams best;
+  double best_loss = 0;
+  bool first = true;
+  const auto consider = [&](const GroupParams& p) {
     const double loss = clip_candidate_loss(t, g, h, ld, spec, p, clip.score);
-    if (loss < best_loss) {
+    if (first || loss < best_loss) {
       best_loss = loss;
       best = p;
+      first = false;
     }
-  }
+  };
+  const auto candidate = [&](double factor) {
+    const GroupParams p = params_for(t, g, spec, factor);
+    consider(p);
+    GroupParams r;
+    if (clip.refit && refit_group_params(t, g, h, ld, spec, p, clip.score, r)) consider(r);
+  };
+  for (int c = 0; c < clip.candidates; ++c) candidate(1.0 - c * clip.step);
+  for (int e = 1; e <= clip.expand; ++e) candidate(1.0 + e * clip.step);
   return best;
 }
 

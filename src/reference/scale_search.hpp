@@ -17,8 +17,16 @@ void validate_clip(const ClipOptions& clip);
 double clip_candidate_loss(const double* t, size_t g, const double* h, size_t ld, const GridSpec& spec,
                            const GroupParams& params, ClipScore score);
 
-// Best of the candidates scale·(1 − c·step), c = 0 … candidates − 1 (the first on ties, so the
-// min-max params win unless a shrink is strictly better).
+// Least-squares refit of a group's parameters to the codes `p` gives t: the scale s of ŵ = s·(q − zero)
+// (and, for Q4_1/Q5_1, the min m of ŵ = s·q + m) minimising (t − ŵ)ᵀ H_gg (t − ŵ) (full_block) or
+// Σ_j H_jj (t − ŵ)_j² (diagonal), stored as the format stores them. False (and `out` untouched) when
+// the system is singular, the fit flips the sign of the scale or does not fit the stored type.
+bool refit_group_params(const double* t, size_t g, const double* h, size_t ld, const GridSpec& spec,
+                        const GroupParams& p, ClipScore score, GroupParams& out);
+
+// Best of the candidates, in this order: scale·(1 − c·step), c = 0 … candidates − 1, then
+// scale·(1 + e·step), e = 1 … expand; with `refit`, each candidate followed by its refit. The first on
+// ties, so the min-max params win unless another candidate is strictly better.
 GroupParams clip_search_group(const double* t, size_t g, const double* h, size_t ld, const GridSpec& spec,
                               const ClipOptions& clip);
 

@@ -18,11 +18,14 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
     ref::GridSpec spec;
     ref::ClipScore score;
     uint32_t m, n;
+    bool scale_search;  // candidates above min-max too, each with its least-squares refit
   };
   const Shape shapes[] = {
-      {"INT4 g128 full", {ref::GridFormat::INT, 4, 128, false}, ref::ClipScore::full_block, 16, 257},
-      {"INT3 g32 diag", {ref::GridFormat::INT, 3, 32, false}, ref::ClipScore::diagonal, 33, 127},
-      {"Q4_0 full", {ref::GridFormat::Q4_0, 4, 32, false}, ref::ClipScore::full_block, 16, 128}};
+      {"INT4 g128 full", {ref::GridFormat::INT, 4, 128, false}, ref::ClipScore::full_block, 16, 257, false},
+      {"INT3 g32 diag", {ref::GridFormat::INT, 3, 32, false}, ref::ClipScore::diagonal, 33, 127, false},
+      {"Q4_0 full", {ref::GridFormat::Q4_0, 4, 32, false}, ref::ClipScore::full_block, 16, 128, false},
+      {"Q4_0 scale search", {ref::GridFormat::Q4_0, 4, 32, false}, ref::ClipScore::full_block, 16, 128, true},
+      {"Q5_1 scale search", {ref::GridFormat::Q5_1, 5, 32, false}, ref::ClipScore::full_block, 9, 96, true}};
   std::vector<SelftestRow> rows;
   for (const auto& sh : shapes) {
     SelftestRow row;
@@ -49,6 +52,10 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
     ref::ClipOptions clip;
     clip.enabled = true;
     clip.score = sh.score;
+    if (sh.scale_search) {
+      clip.expand = 8;
+      clip.refit = true;
+    }
     auto tb = vk::upload_new(ctx, t, "T");
     auto hb = vk::upload_new(ctx, hf, "H");
     auto scratch = vk::upload_new(ctx, nan_filled(t.size()), "scratch");

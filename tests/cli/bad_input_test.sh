@@ -111,6 +111,9 @@ fi
 expect_failure unsupported-type "Q4_K_M" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M -o "$OUT" "${SMALL[@]}"
 
+expect_failure clip-and-scale-search "--clip-search and --scale-search" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --clip-search --scale-search "${SMALL[@]}"
+
 : > "$WORK/empty.txt"
 expect_failure empty-calibration "empty.txt" \
   "$VKQ" quantize "$MODEL" --calib "$WORK/empty.txt" -t Q4_0 -o "$OUT" "${SMALL[@]}"

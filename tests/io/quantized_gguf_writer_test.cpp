@@ -93,6 +93,7 @@ RunSettings settings() {
   s.lambda = 0.25;
   s.alpha_mode = "sampled";
   s.saliency = "hdiag";
+  s.scale_search = "search";
   s.calib_file = "tinystories_val.txt";
   s.calib_seqs = 16;
   s.calib_seq_len = 256;
@@ -148,6 +149,7 @@ TEST(QuantizedGgufWriter, WritesQ4_0Stories260KThatReadsBack) {
   EXPECT_TRUE(out.get("vkquant.static_groups").as_bool("vkquant.static_groups"));
   EXPECT_EQ(out.get_u64("vkquant.block"), 128u);
   EXPECT_EQ(out.get_u64("vkquant.beam_width"), 1u);
+  EXPECT_EQ(out.get_string("vkquant.scale_search"), "search");
   EXPECT_EQ(out.get_string("vkquant.calib_file"), "tinystories_val.txt");
   EXPECT_EQ(out.get_u64("vkquant.calib_seqs"), 16u);
   EXPECT_EQ(out.get_u64("vkquant.calib_seq_len"), 256u);

@@ -146,6 +146,30 @@ TEST(LayerQuantizer, GgufGridWithSarqcAndAlphaMatchReference) {
   EXPECT_LE(c.loss_rel, kLossTol) << "gpu " << c.gpu_loss << " ref " << c.ref_loss;
 }
 
+TEST(LayerQuantizer, ScaleSearchMatchesReferenceAndLowersTheLoss) {
+  // The widened, refitted per-group search feeding GPTQ's static groups (act-order) and RTN.
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const auto p = make_problem(rng, 16, 96, 500, false);
+  for (auto [method, fmt] : {std::pair{ref::Method::gptq, ref::GridFormat::Q4_0}, std::pair{ref::Method::rtn, ref::GridFormat::Q5_1}}) {
+    auto o = options(method, fmt, 4, 32, method == ref::Method::gptq);
+    const auto plain = run_both(p, o);
+    o.clip.enabled = true;
+    o.clip.step = 0.015;
+    o.clip.candidates = 21;
+    o.clip.expand = 10;
+    o.clip.refit = true;
+    const auto c = run_both(p, o);
+    // Refits land on fp16 neighbours where the fit is within fp32 error of a midpoint
+    // (kernels/clip_search_test), and those groups start GPTQ from other params: 1 % on the loss.
+    EXPECT_GE(c.code_agreement, 0.9) << int(method);
+    EXPECT_LE(c.loss_rel, 1e-2) << int(method) << " gpu " << c.gpu_loss << " ref " << c.ref_loss;
+    EXPECT_LT(c.ref_loss, plain.ref_loss) << int(method) << ": the search did not lower the layer loss";
+    EXPECT_LT(c.gpu_loss, plain.gpu_loss) << int(method);
+  }
+}
+
 TEST(LayerQuantizer, BeamAndDeadColumnsMatchReference) {
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);

@@ -57,6 +57,129 @@ TEST(ClipSearch, PicksTheArgminCandidatePerGroup) {
     }
 }
 
+TEST(ScaleSearch, PicksTheArgminOverWidenedCandidatesAndRefits) {
+  const uint64_t seed = vkq::test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  for (GridFormat f : {GridFormat::INT, GridFormat::Q4_0, GridFormat::Q4_1, GridFormat::Q8_0})
+    for (ClipScore score : {ClipScore::full_block, ClipScore::diagonal}) {
+      const size_t n = 64, m = 5;
+      GridSpec spec;
+      spec.format = f;
+      spec.bits = 3;
+      spec.group = 32;
+      ClipOptions clip;
+      clip.enabled = true;
+      clip.score = score;
+      clip.step = 0.02;
+      clip.candidates = 12;
+      clip.expand = 6;
+      clip.refit = true;
+      const auto c = vkq::test::correlated_calibration(rng, n, 2 * n);
+      const auto hr = h_tilde(c);
+      const auto w = widen(vkq::test::normal_weights(rng, m, n));
+      const auto params = clip_search_params(w.data(), m, n, hr.data(), spec, clip);
+      ClipOptions plain = clip;
+      plain.expand = 0;
+      plain.refit = false;
+      const auto clipped = clip_search_params(w.data(), m, n, hr.data(), spec, plain);
+      size_t better = 0;
+      for (size_t i = 0; i < m; ++i)
+        for (size_t k = 0; k < 2; ++k) {
+          const double* t = &w[i * n + k * 32];
+          const double* hb = &hr[k * 32 * n + k * 32];
+          const double chosen = clip_candidate_loss(t, 32, hb, n, spec, params[i * 2 + k], score);
+          double best = INFINITY;
+          for (int cand = 0; cand < clip.candidates + clip.expand; ++cand) {
+            const double factor = cand < clip.candidates ? 1 - cand * clip.step : 1 + (cand - clip.candidates + 1) * clip.step;
+            const GroupParams p = params_for(t, 32, spec, factor);
+            best = std::min(best, clip_candidate_loss(t, 32, hb, n, spec, p, score));
+            GroupParams r;
+            if (refit_group_params(t, 32, hb, n, spec, p, score, r))
+              best = std::min(best, clip_candidate_loss(t, 32, hb, n, spec, r, score));
+          }
+          EXPECT_EQ(chosen, best);
+          const double only_clip = clip_candidate_loss(t, 32, hb, n, spec, clipped[i * 2 + k], score);
+          EXPECT_LE(chosen, only_clip);  // a superset of the clip search's candidates
+          better += chosen < only_clip;
+        }
+      EXPECT_GT(better, 0u) << "widening and refits never helped: the case tests nothing";
+    }
+}
+
+TEST(ScaleSearch, RefitIsTheWeightedLeastSquaresScaleOfTheCodes) {
+  // INT keeps float64 params, so the refit must zero the gradient of (t − s·u)ᵀ H (t − s·u) in s:
+  // uᵀ H (t − s·u) = 0; Q4_1 fits (d, m) and stores them in fp16, so its fixed-code loss must be
+  // no worse than the candidate's and within fp16 rounding of the exact optimum.
+  const uint64_t seed = vkq::test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t n = 32;
+  const auto c = vkq::test::correlated_calibration(rng, n, 3 * n);
+  const auto hr = h_tilde(c);
+  const auto w = widen(vkq::test::normal_weights(rng, 4, n));
+  const auto fixed_code_loss = [&](const double* t, const std::vector<double>& u, double s, double m) {
+    double l = 0;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) l += (t[i] - s * u[i] - m) * hr[i * n + j] * (t[j] - s * u[j] - m);
+    return l;
+  };
+  for (size_t row = 0; row < 4; ++row) {
+    const double* t = &w[row * n];
+    GridSpec spec;
+    spec.format = GridFormat::INT;
+    spec.bits = 3;
+    spec.group = 0;
+    const GroupParams p = params_for(t, n, spec, 0.9);
+    GroupParams r;
+    ASSERT_TRUE(refit_group_params(t, n, hr.data(), n, spec, p, ClipScore::full_block, r));
+    EXPECT_EQ(r.zero, p.zero);
+    std::vector<double> u(n);
+    for (size_t j = 0; j < n; ++j) u[j] = quantize_value(t[j], p, spec) - p.zero;
+    double grad = 0, scale = 0;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        grad += u[i] * hr[i * n + j] * (t[j] - r.scale * u[j]);
+        scale += std::fabs(u[i] * hr[i * n + j] * t[j]);
+      }
+    EXPECT_NEAR(grad, 0.0, 1e-12 * scale);
+
+    spec.format = GridFormat::Q4_1;
+    spec.group = 32;
+    const GroupParams q = params_for(t, n, spec);
+    ASSERT_TRUE(refit_group_params(t, n, hr.data(), n, spec, q, ClipScore::full_block, r));
+    for (size_t j = 0; j < n; ++j) u[j] = quantize_value(t[j], q, spec);
+    const double before = fixed_code_loss(t, u, q.scale, q.min), after = fixed_code_loss(t, u, r.scale, r.min);
+    EXPECT_LE(after, before);
+    // The exact (d, m) optimum, by its normal equations, is a lower bound within fp16 steps of r.
+    double a = 0, b = 0, cc = 0, e = 0, f = 0;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        a += u[i] * hr[i * n + j] * u[j], b += u[i] * hr[i * n + j], cc += hr[i * n + j];
+        e += u[i] * hr[i * n + j] * t[j], f += hr[i * n + j] * t[j];
+      }
+    const double det = a * cc - b * b, d_opt = (e * cc - f * b) / det, m_opt = (a * f - b * e) / det;
+    EXPECT_NEAR(r.scale, d_opt, std::ldexp(std::fabs(d_opt), -10));
+    EXPECT_NEAR(r.min, m_opt, std::ldexp(std::fabs(m_opt), -10) + 1e-7);
+    EXPECT_GE(after, fixed_code_loss(t, u, d_opt, m_opt));
+  }
+}
+
+TEST(ScaleSearch, RefusesDegenerateRefits) {
+  // An all-zero group has no codes to fit (uᵀHu = 0); a constant Q4_1 group has a singular (d, m) system.
+  std::vector<double> h(32 * 32, 0.0);
+  for (size_t j = 0; j < 32; ++j) h[j * 32 + j] = 1.0;
+  const std::vector<double> zeros(32, 0.0), constant(32, 0.25);
+  GridSpec q40{GridFormat::Q4_0, 4, 32, false}, q41{GridFormat::Q4_1, 4, 32, false};
+  GroupParams r;
+  r.scale = 123;
+  EXPECT_FALSE(refit_group_params(zeros.data(), 32, h.data(), 32, q40, params_for(zeros.data(), 32, q40),
+                                  ClipScore::full_block, r));
+  EXPECT_FALSE(refit_group_params(constant.data(), 32, h.data(), 32, q41, params_for(constant.data(), 32, q41),
+                                  ClipScore::diagonal, r));
+  EXPECT_EQ(r.scale, 123);  // untouched
+}
+
 TEST(ClipSearch, DiagonalScoreEqualsFullBlockOnADiagonalMatrix) {
   const uint64_t seed = vkq::test::fresh_seed();
   VKQ_SEED_TRACE(seed);
@@ -82,6 +205,9 @@ TEST(ClipSearch, RejectsRangesThatShrinkToNothing) {
   clip.candidates = 11;
   EXPECT_THROW(validate_clip(clip), vkq::Error);
   clip.candidates = 0;
+  EXPECT_THROW(validate_clip(clip), vkq::Error);
+  clip.candidates = 5;
+  clip.expand = -1;
   EXPECT_THROW(validate_clip(clip), vkq::Error);
 }
 
