@@ -158,14 +158,17 @@ struct QuantizeOptions {
   std::string saliency = "act"; // unit | hdiag | act | act2 (used when lambda > 0)
   std::string alpha_mode = "fixed";  // fixed | sampled (Beta(5,5) folded, per calibration sequence)
   double alpha = 0;             // fixed α: 0 = GPTQ (symmetric), 0.25 = GPTAQ setting
+  double alpha_beta = 5;        // sampled α ~ Beta(b, b) folded to [0, 0.5]; b ≥ 1 (5: mean 0.377, 1: uniform)
   bool act_order = true;
   bool static_groups = true;
   uint32_t block = 128;         // B, columns per error-feedback block
   bool clip_search = false;     // per-group clip search scored with H̃ (§3 GS)
   // Per-group scale search (§3 GS): ranges from 0.70× to 1.15× min-max, each also refitted to its codes by
-  // H̃-weighted least squares (scale, and Q4_1/Q5_1's min), the stored values scored with H̃. A superset of
-  // clip_search's candidates; the two are exclusive.
-  bool scale_search = false;
+  // H̃-weighted least squares (scale, and Q4_1/Q5_1's min), the stored values scored with H̃; the static group
+  // parameters of every calibrated method (rtn included). On by default: it beat min-max and the clip search
+  // on SmolLM2-135M and stories260K (docs/quality.md). A superset of clip_search's candidates: set it false to
+  // use clip_search (both true is an error).
+  bool scale_search = true;
 
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
   uint32_t calib_len = 2048;

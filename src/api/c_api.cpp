@@ -93,6 +93,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"saliency", string_field(&O::saliency)},
       {"alpha_mode", string_field(&O::alpha_mode)},
       {"alpha", double_field(&O::alpha)},
+      {"alpha_beta", double_field(&O::alpha_beta)},
       {"act_order", bool_field(&O::act_order)},
       {"static_groups", bool_field(&O::static_groups)},
       {"block", u32_field(&O::block)},

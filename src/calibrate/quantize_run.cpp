@@ -581,6 +581,7 @@ QuantizeResult Driver::run() {
     rs.type = opt_.type;
     rs.lambda = opt_.lambda;
     rs.alpha_mode = opt_.alpha_mode;
+    rs.alpha_beta = opt_.alpha_mode == "sampled" ? opt_.alpha_beta : 0;
     rs.alpha = opt_.alpha;
     rs.saliency = opt_.saliency;
     rs.damp = opt_.damp;
@@ -617,7 +618,7 @@ QuantizeResult Driver::run() {
   chunks_ = make_chunks(calib_.sequences, opt_.chunk_tokens);
   uint64_t n_tokens = 0;
   for (const auto& c : chunks_) n_tokens += c.tokens;
-  if (opt_.alpha_mode == "sampled") alphas_ = ref::sample_alpha(opt_.seed, calib_.sequences.size());
+  if (opt_.alpha_mode == "sampled") alphas_ = ref::sample_alpha(opt_.seed, calib_.sequences.size(), opt_.alpha_beta);
 
   vk::ContextOptions co;
   co.device = opt_.device;

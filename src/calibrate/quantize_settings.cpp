@@ -99,9 +99,14 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (!(o.damp >= 0 && std::isfinite(o.damp))) throw Error("--damp must be a finite number >= 0");
   if (!(o.lambda >= 0 && std::isfinite(o.lambda))) throw Error("--lambda must be a finite number >= 0");
   if (!(o.alpha >= 0 && o.alpha <= 1)) throw Error("--alpha must be within [0, 1]");
+  if (!(o.alpha_beta >= 1 && std::isfinite(o.alpha_beta)))
+    throw Error("--alpha-beta " + std::to_string(o.alpha_beta) + ": expected a finite number >= 1");
+  if (o.alpha_beta != 5 && o.alpha_mode != "sampled")
+    throw Error("--alpha-beta shapes sampled α only: add --alpha-mode sampled");
   if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
   if (o.clip_search && o.scale_search)
-    throw Error("--clip-search and --scale-search: choose one (the scale search already tries every clip range)");
+    throw Error("--clip-search and --scale-search: choose one (the scale search already tries every clip range; "
+                "through the API set scale_search = false to use clip_search)");
   if (o.method == "awq" && (o.alpha > 0 || o.alpha_mode == "sampled"))
     throw Error("--method awq searches scales against the symmetric target: it cannot be combined with --alpha");
 }

@@ -13,7 +13,8 @@ nlohmann::json settings_json(const io::RunSettings& s) {
   nlohmann::json j = {
       {"method", s.method},         {"type", s.type},
       {"lambda", s.lambda},         {"alpha_mode", s.alpha_mode},
-      {"alpha", s.alpha},           {"saliency", s.saliency},
+      {"alpha", s.alpha},           {"alpha_beta", s.alpha_beta},
+      {"saliency", s.saliency},
       {"damp", s.damp},             {"act_order", s.act_order},
       {"static_groups", s.static_groups}, {"block", s.block},
       {"beam_width", s.beam_width}, {"scale_search", s.scale_search},

@@ -44,6 +44,7 @@ void add_quantize_command(CLI::App& app) {
   static std::string calib_range = "0:1", eval_range = "0:1", eval_protocol = "windows",
                      calib_protocol = "sampled";
   static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
+  static bool scale_search = false, no_scale_search = false;
   cmd->add_option("model", o.model_path, "Input model: GGUF with F32/F16/BF16 weights (llama architecture)")->required();
   cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
   cmd->add_option("-o,--output", o.output_path, "Output GGUF (written as OUT.partial, renamed when complete)");
@@ -58,16 +59,22 @@ void add_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--saliency", o.saliency, "SARQC saliency: unit | hdiag | act | act2")->capture_default_str();
   cmd->add_option("--alpha", o.alpha, "Asymmetric calibration α (0 = GPTQ, 0.25 = GPTAQ)")->capture_default_str();
-  cmd->add_option("--alpha-mode", o.alpha_mode, "fixed | sampled (α ~ Beta(5,5) folded, per sequence: SNRQ)")
+  cmd->add_option("--alpha-mode", o.alpha_mode, "fixed | sampled (α ~ Beta(b,b) folded, per sequence: SNRQ)")
+      ->capture_default_str();
+  cmd->add_option("--alpha-beta", o.alpha_beta,
+                  "b of sampled α's Beta(b,b), b >= 1: 5 gives mean α 0.377, 1 uniform on [0, 0.5], larger b "
+                  "concentrates α near 0.5")
       ->capture_default_str();
   cmd->add_option("--damp", o.damp, "Damping δ relative to mean(diag H)")->capture_default_str();
   cmd->add_option("--block", o.block, "Columns per error-feedback block B")->capture_default_str();
   cmd->add_flag("--no-act-order", no_act_order, "Process columns in their natural order");
   cmd->add_flag("--dynamic-groups", dynamic_groups, "Group parameters from the updated row (not for GGUF with act-order)");
-  cmd->add_flag("--clip-search", o.clip_search, "Search each group's clipping range, scored with H̃");
-  cmd->add_flag("--scale-search", o.scale_search,
-                "Search each group's scale from 0.70x to 1.15x min-max, each range also least-squares refitted to "
-                "its codes with H̃ weights (includes --clip-search's ranges)");
+  cmd->add_flag("--scale-search", scale_search,
+                "(default) Search each group's scale from 0.70x to 1.15x min-max, each range also least-squares "
+                "refitted to its codes with H̃ weights");
+  cmd->add_flag("--no-scale-search", no_scale_search, "Min-max group parameters (plain GPTQ/RTN)");
+  cmd->add_flag("--clip-search", o.clip_search,
+                "Instead of the scale search: only shrink each group's range (20 steps to 0.81x), scored with H̃");
   cmd->add_option("--calib-seqs", o.calib_seqs, "Calibration sequences")->capture_default_str();
   cmd->add_option("--calib-len", o.calib_len, "Tokens per sequence (capped at the model's context)")->capture_default_str();
   cmd->add_option("--calib-range", calib_range, "Part of the calibration text, BEGIN:END fractions (e.g. 0:0.5)");
@@ -102,6 +109,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", quiet, "No progress output");
   cmd->callback([] {
     o.act_order = !no_act_order;
+    if (scale_search && no_scale_search) throw Error("--scale-search and --no-scale-search: choose one");
+    // --clip-search replaces the default scale search; asking for both is an error (validate_quantize_options).
+    o.scale_search = scale_search || (!no_scale_search && !o.clip_search);
     o.static_groups = !dynamic_groups;
     o.write_report = !no_report;
     parse_range_option(calib_range, o.calib_begin, o.calib_end);

@@ -39,6 +39,7 @@ void set_settings(GgufWriter& w, const RunSettings& s) {
   w.set("vkquant.lambda", f64(s.lambda));
   w.set("vkquant.alpha_mode", str(s.alpha_mode));
   w.set("vkquant.alpha", f64(s.alpha));
+  w.set("vkquant.alpha_beta", f64(s.alpha_beta));
   w.set("vkquant.saliency", str(s.saliency));
   w.set("vkquant.damp", f64(s.damp));
   w.set("vkquant.act_order", boolean(s.act_order));

@@ -33,6 +33,7 @@ struct RunSettings {
   double lambda = 0;
   std::string alpha_mode = "fixed";  // fixed | sampled
   double alpha = 0;
+  double alpha_beta = 0;             // sampled α's Beta(b, b); 0 when α is fixed
   std::string saliency = "unit";     // unit | hdiag | act | act2
   double damp = 0.01;
   bool act_order = true;

@@ -45,11 +45,13 @@ double sample_beta(SplitMix64& rng, double a, double b) {
   return x / (x + y);
 }
 
-std::vector<double> sample_alpha(uint64_t seed, size_t n_sequences) {
+std::vector<double> sample_alpha(uint64_t seed, size_t n_sequences, double beta) {
+  if (!(beta >= 1) || !std::isfinite(beta))
+    throw vkq::Error("sampled α: Beta parameter " + std::to_string(beta) + " must be finite and ≥ 1");
   std::vector<double> alpha(n_sequences);
   for (size_t s = 0; s < n_sequences; ++s) {
     SplitMix64 rng(seed ^ (uint64_t(s + 1) * 0x9E3779B97F4A7C15ull));  // one stream per sequence
-    const double a = sample_beta(rng, 5.0, 5.0);
+    const double a = sample_beta(rng, beta, beta);
     alpha[s] = std::min(a, 1.0 - a);
   }
   return alpha;

@@ -29,7 +29,8 @@ double sample_normal(SplitMix64& rng);
 double sample_gamma(SplitMix64& rng, double shape);  // shape ≥ 1
 double sample_beta(SplitMix64& rng, double a, double b);
 
-// α_s for sequences s = 0 … n_sequences − 1, each in [0, 0.5].
-std::vector<double> sample_alpha(uint64_t seed, size_t n_sequences);
+// α_s for sequences s = 0 … n_sequences − 1, each in [0, 0.5]: Beta(beta, beta) folded (beta ≥ 1; 5 is
+// ALGORITHMS.md's, mean ≈ 0.38; 1 is uniform, mean 0.25; larger beta concentrates α near 0.5).
+std::vector<double> sample_alpha(uint64_t seed, size_t n_sequences, double beta = 5.0);
 
 }  // namespace vkq::ref

@@ -81,7 +81,7 @@ TEST(RunReport, WritesValidJsonNextToTheOutput) {
   EXPECT_EQ(j.at("calibration_notes").size(), 1u);
   EXPECT_FALSE(j.at("plan_notes").empty());
   const auto& s = j.at("settings");
-  for (const char* k : {"method", "type", "lambda", "alpha_mode", "alpha", "saliency", "damp", "act_order",
+  for (const char* k : {"method", "type", "lambda", "alpha_mode", "alpha", "alpha_beta", "saliency", "damp", "act_order",
                         "static_groups", "block", "beam_width", "scale_search", "calib_file", "calib_range", "calib_seqs",
                         "calib_seq_len", "seed"})
     EXPECT_TRUE(s.contains(k)) << k;

@@ -111,6 +111,15 @@ fi
 expect_failure unsupported-type "Q4_K_M" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M -o "$OUT" "${SMALL[@]}"
 
+expect_failure alpha-beta-below-one "--alpha-beta" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha-mode sampled --alpha-beta 0.5 "${SMALL[@]}"
+
+expect_failure alpha-beta-without-sampling "--alpha-mode sampled" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha-beta 2 "${SMALL[@]}"
+
+expect_failure scale-search-on-and-off "--no-scale-search" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --scale-search --no-scale-search "${SMALL[@]}"
+
 expect_failure clip-and-scale-search "--clip-search and --scale-search" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --clip-search --scale-search "${SMALL[@]}"
 

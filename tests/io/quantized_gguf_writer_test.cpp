@@ -94,6 +94,7 @@ RunSettings settings() {
   s.alpha_mode = "sampled";
   s.saliency = "hdiag";
   s.scale_search = "search";
+  s.alpha_beta = 3;
   s.calib_file = "tinystories_val.txt";
   s.calib_seqs = 16;
   s.calib_seq_len = 256;
@@ -150,6 +151,7 @@ TEST(QuantizedGgufWriter, WritesQ4_0Stories260KThatReadsBack) {
   EXPECT_EQ(out.get_u64("vkquant.block"), 128u);
   EXPECT_EQ(out.get_u64("vkquant.beam_width"), 1u);
   EXPECT_EQ(out.get_string("vkquant.scale_search"), "search");
+  EXPECT_EQ(out.get_f64("vkquant.alpha_beta"), 3.0);
   EXPECT_EQ(out.get_string("vkquant.calib_file"), "tinystories_val.txt");
   EXPECT_EQ(out.get_u64("vkquant.calib_seqs"), 16u);
   EXPECT_EQ(out.get_u64("vkquant.calib_seq_len"), 256u);
