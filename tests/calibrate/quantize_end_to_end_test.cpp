@@ -142,9 +142,9 @@ TEST(QuantizeEndToEnd, Q4_0GptqWritesPlannedTypesReportAndKeepsPerplexityNearFp3
   std::printf("perplexity on the second half, 4 windows of 256: FP32 %.4f, Q4_0 GPTQ %.4f (%+.1f%%)\n", fp32, q4,
               100 * (q4 / fp32 - 1));
   ASSERT_TRUE(std::isfinite(fp32) && std::isfinite(q4));
-  // Measured on lavapipe: FP32 5.485, Q4_0 GPTQ 5.697 (+3.9%; +5.3% with seed 0). A 15% bound leaves
-  // room for other devices' summation order and the calibration sample, while a broken solver or
-  // packing (perplexity in the tens or more) still fails.
+  // Measured on lavapipe: FP32 5.485, Q4_0 default (GPTQ + scale search) 5.550 (+1.2%; min-max GPTQ was
+  // +3.9%). The quality bound lives in DefaultBeatsPlainRtnOnHeldOutTextBeyondSeedSpread; this one only
+  // catches a broken solver or packing (perplexity in the tens or more) on any device.
   EXPECT_LT(q4, 1.15 * fp32);
   EXPECT_GT(q4, 0.9 * fp32);  // 4-bit noise cannot make the model markedly better: that would be a bug
 }
@@ -224,9 +224,47 @@ TEST(QuantizeEndToEnd, GptqIsNotWorseThanRtnAtGeneric3Bit) {
   const double gptq = run("gptq"), rtn = run("rtn");
   std::printf("INT3g32 perplexity: GPTQ %.4f, RTN %.4f\n", gptq, rtn);
   ASSERT_TRUE(std::isfinite(gptq) && std::isfinite(rtn));
-  // Measured on lavapipe: GPTQ 8.21, RTN 9.76 (GPTQ 7.88 with 8x256 tokens); error feedback must help
-  // at 3 bits, and this margin is far beyond the run-to-run noise of the evaluation.
+  // Measured on lavapipe (both with the default scale search): GPTQ 7.30, RTN 7.64 (min-max RTN 9.76);
+  // error feedback must help at 3 bits.
   EXPECT_LE(gptq, rtn);
+}
+
+// Issue 11's honest bound: the default method (GPTQ with the scale search) against plain round-to-nearest
+// (min-max scales), on held-out text, at Q4_0 and at a 3-bit grid, for three calibration draws. The setting
+// is bench/quality/generalization's (16 × 256 tokens of the first half, 64 windows of 256 of the second),
+// whose three seeds measured (lavapipe) Q4_0: default 6.7787–6.8307 (sd 0.029), plain GPTQ 6.867–6.892,
+// plain RTN 6.9299; INT3g32: default 8.976–9.056 (sd 0.040), plain RTN 11.7613 (docs/quality.md).
+TEST(QuantizeEndToEnd, DefaultBeatsPlainRtnOnHeldOutTextBeyondSeedSpread) {
+  auto run = [](const std::string& type, uint64_t seed, bool plain_rtn) {
+    ScratchDir dir("honest");
+    QuantizeOptions o = small_run(type, type.rfind("INT", 0) == 0 ? "" : dir.file("out.gguf"), 16, 256);
+    o.seed = seed;
+    if (plain_rtn) {
+      o.method = "rtn";
+      o.scale_search = false;
+    }
+    o.write_report = false;
+    o.eval_text_path = text_path();
+    o.eval_begin = 0.5;
+    o.eval_end = 1.0;
+    o.eval_ctx = 256;
+    o.eval_max_windows = 64;
+    const QuantizeResult r = quantize(o);
+    EXPECT_TRUE(r.evaluated);
+    return r.evaluation.perplexity;
+  };
+  // Q4_0: RTN − 0.05 sits 1.7 seed-sd above the worst measured draw, and below all of plain GPTQ's, so
+  // losing the scale search fails it. INT3g32: error feedback alone is worth > 2.5; 0.5 below RTN's is
+  // loose on purpose (12 sd), a broken solve still fails it.
+  for (const auto& [type, margin] : {std::pair<std::string, double>{"Q4_0", 0.05}, {"INT3g32", 0.5}}) {
+    const double rtn = run(type, 1, true);
+    ASSERT_TRUE(std::isfinite(rtn)) << type;
+    for (uint64_t seed : {1u, 2u, 3u}) {
+      const double d = run(type, seed, false);
+      std::printf("%s seed %llu: default %.4f, plain RTN %.4f\n", type.c_str(), (unsigned long long)seed, d, rtn);
+      EXPECT_LT(d, rtn - margin) << type << " seed " << seed;
+    }
+  }
 }
 
 TEST(QuantizeEndToEnd, PythonGgufReadsEveryTypeBitForBit) {
