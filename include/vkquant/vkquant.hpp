@@ -197,6 +197,9 @@ struct TensorResult {
   std::string type;             // output type
   std::string method;           // gptq, rtn (no calibration statistics), copy, convert
   double loss = -1;             // tr((T − Q) H (T − Q)ᵀ)/rows for calibrated tensors, else -1
+  // With α (fixed > 0 or sampled): SNRQ's closed-form α* = ⟨Q − W, W D⟩ / ⟨W D H̃⁻¹, W D⟩ of the result,
+  // clipped to [0, 1] (the α this tensor's solution would prefer); -1 otherwise.
+  double alpha_star = -1;
   uint32_t rows = 0, cols = 0;
   double seconds = 0;
   std::string note;             // fallback reason

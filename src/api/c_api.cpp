@@ -161,7 +161,7 @@ nlohmann::json perplexity_json(const vkq::PerplexityResult& r) {
 std::string quantize_result_json(const vkq::QuantizeResult& r) {
   nlohmann::json tensors = nlohmann::json::array();
   for (const auto& t : r.tensors)
-    tensors.push_back({{"name", t.name}, {"type", t.type}, {"method", t.method}, {"loss", t.loss}, {"rows", t.rows},
+    tensors.push_back({{"name", t.name}, {"type", t.type}, {"method", t.method}, {"loss", t.loss}, {"alpha_star", t.alpha_star}, {"rows", t.rows},
                        {"cols", t.cols}, {"seconds", t.seconds}, {"note", t.note},
                        {"damping_retries", t.damping_retries}});
   nlohmann::json j = {{"output_path", r.output_path}, {"report_path", r.report_path}, {"device", r.device},

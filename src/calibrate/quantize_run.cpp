@@ -354,6 +354,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       r.name = out.name;
       r.method = opt_.method;
       r.loss = out.loss;
+      r.alpha_star = out.alpha_star;
       r.rows = out.rows;
       r.cols = out.cols;
       r.seconds = seconds;
@@ -516,6 +517,7 @@ void Driver::solve_head() {
   r.name = name;
   r.method = opt_.method == "awq" ? "rtn" : opt_.method;
   r.loss = out.loss;
+  r.alpha_star = out.alpha_star;
   r.rows = out.rows;
   r.cols = out.cols;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -689,6 +691,7 @@ QuantizeResult Driver::run() {
       tr.type = r.type;
       tr.method = r.method;
       if (r.loss >= 0) tr.loss = r.loss;
+      if (r.alpha_star >= 0) tr.alpha_star = r.alpha_star;
       tr.rows = r.rows;
       tr.cols = r.cols;
       tr.seconds = r.seconds;

@@ -63,6 +63,7 @@ std::string run_report_json(const RunReport& report) {
                        {"seconds", t.seconds},
                        {"fallback_reason", t.fallback_reason},
                        {"damping_retries", t.damping_retries}});
+    if (t.alpha_star && std::isfinite(*t.alpha_star)) tensors.back()["alpha_star"] = *t.alpha_star;
   }
   const nlohmann::json j = {
       {"vkquant_version", report.settings.vkquant_version},

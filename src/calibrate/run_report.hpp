@@ -18,6 +18,7 @@ struct TensorReport {
   std::string type;             // output type name, "Q4_0"
   std::string method;           // "gptq" / "beam" / "rtn" (quantized), "convert", "copy"
   std::optional<double> loss;   // tr((T − Q) H (T − Q)ᵀ)/rows when measured; null otherwise
+  std::optional<double> alpha_star;  // closed-form α* when the run had α; absent otherwise
   uint64_t rows = 0, cols = 0;
   double seconds = 0;
   std::string fallback_reason;  // empty when the planned type is the one the rules chose

@@ -1,5 +1,6 @@
 #include "quant/layer_quantizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -69,6 +70,32 @@ struct LayerQuantizer::Impl {
       g.beam_width = o.method == ref::Method::beam ? o.beam_width : 1;
       gbs = std::make_unique<GbsSolver>(c, g);
     }
+  }
+
+  // ref::closed_form_alpha on the device's result: W' (dead columns zeroed) times D on the device, the
+  // Frobenius products in float64 on the host.
+  double closed_form_alpha(const std::vector<float>& w, const std::vector<uint32_t>& dead, const vk::Buffer& d,
+                           const vk::Buffer& t, const std::vector<float>& q, uint32_t m, uint32_t n, double coef) {
+    std::vector<float> wz = w;
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j : dead) wz[size_t(i) * n + j] = 0.0f;
+    vk::Buffer wb = vk::upload_new(ctx, wz, "alpha* W'");
+    vk::Buffer wd(ctx, uint64_t(m) * n * 4, vk::MemoryUse::Device, "alpha* W D");
+    vk::Stream s(ctx);
+    kernels::GemmShape gs;
+    gs.m = m, gs.n = n, gs.k = n;
+    gs.b_kmajor = true;  // D stored k × n: W' D, not W' Dᵀ
+    gemm.run(s, wb, d, wd, gs);
+    s.submit_and_wait();
+    const auto wdh = vk::download_all<float>(ctx, wd, size_t(m) * n);
+    const auto th = vk::download_all<float>(ctx, t, size_t(m) * n);
+    double num = 0, den = 0;
+    for (size_t k = 0; k < wdh.size(); ++k) {
+      num += (double(q[k]) - wz[k]) * wdh[k];
+      den += (double(th[k]) - wz[k]) / coef * wdh[k];
+    }
+    if (!(den > 0)) return -1;
+    return std::clamp(num / den, 0.0, 1.0);
   }
 
   // Σ_j (E H)_ij E_ij per row with E = Q − T; q is overwritten by E.
@@ -272,6 +299,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ / m.
     const auto per_row = im.row_losses(q_buf, t, *stats.h, m, n);
     out.loss = std::accumulate(per_row.begin(), per_row.end(), 0.0) / double(m);
+    if (coef != 0) out.alpha_star = im.closed_form_alpha(*lw.w, prep.dead, *stats.d, t, out.dequantized, m, n, coef);
     outputs.push_back(std::move(out));
   }
   return outputs;

@@ -38,6 +38,7 @@ struct LayerQuantOutput {
   std::vector<uint32_t> g_idx;            // group of each original column
   std::vector<float> dequantized;         // Q, rows x cols
   double loss = 0;                        // tr((T − Q) H (T − Q)ᵀ)/rows, unregularised H
+  double alpha_star = -1;                 // SNRQ's closed-form α* (ref::closed_form_alpha); −1 without D
   std::vector<double> row_loss;           // GBS: Σ (w − q)²/U_jj²; RTN: (t − q) H̃ (t − q)ᵀ
   double damp_used = 0;
   std::vector<std::string> damping_retries;

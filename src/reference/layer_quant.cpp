@@ -50,6 +50,27 @@ void validate_options(const LayerQuantOptions& o, size_t n) {
 
 }  // namespace
 
+double closed_form_alpha(const std::vector<double>& w, const std::vector<double>& q, const std::vector<double>& t,
+                         const std::vector<double>& d, size_t m, size_t n, double coef) {
+  if (coef == 0) return -1;
+  double num = 0, den = 0;
+  std::vector<double> wd(n);
+  for (size_t i = 0; i < m; ++i) {
+    std::fill(wd.begin(), wd.end(), 0.0);
+    for (size_t k = 0; k < n; ++k) {
+      const double wik = w[i * n + k];
+      if (wik != 0)
+        for (size_t j = 0; j < n; ++j) wd[j] += wik * d[k * n + j];
+    }
+    for (size_t j = 0; j < n; ++j) {
+      num += (q[i * n + j] - w[i * n + j]) * wd[j];
+      den += (t[i * n + j] - w[i * n + j]) / coef * wd[j];
+    }
+  }
+  if (!(den > 0)) return -1;
+  return std::clamp(num / den, 0.0, 1.0);
+}
+
 LayerQuantResult quantize_layer(const std::vector<float>& weights, size_t rows, size_t cols,
                                 const std::vector<double>& gram, const LayerQuantOptions& options,
                                 const std::vector<double>& cross_gram, const std::vector<double>& channel_mean_abs) {
@@ -143,6 +164,7 @@ LayerQuantResult quantize_layer(const std::vector<float>& weights, size_t rows, 
     res.row_loss = std::move(s.row_loss);
   }
   res.loss = layer_loss(t.data(), res.dequantized.data(), m, n, gram.data());  // §6: the unregularised H
+  if (use_d && coef != 0) res.alpha_star = closed_form_alpha(w, res.dequantized, t, d, m, n, coef);
   res.target = std::move(t);
   return res;
 }

@@ -74,6 +74,7 @@ struct LayerQuantResult {
   std::vector<double> dequantized;     // Q, rows × cols, original column order
   std::vector<double> target;          // T, rows × cols (dead columns zeroed, α shift applied)
   double loss = 0;                     // tr((T − Q) H (T − Q)ᵀ) / rows with the unregularised H
+  double alpha_star = -1;              // closed-form α* of the result (closed_form_alpha); −1 without D
   std::vector<double> row_loss;        // (t − q) H̃ (t − q)ᵀ per row (= Σ_j (w_j − q_j)²/U_jj² for gptq/beam)
   double damp_used = 0;                // δ after any escalation
   std::vector<std::string> damping_retries;  // one message per failed factorisation

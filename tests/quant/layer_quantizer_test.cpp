@@ -60,6 +60,7 @@ struct Compared {
   double code_agreement = 0;  // fraction of identical codes
   double loss_rel = 0;        // |loss_gpu − loss_ref| / loss_ref
   double gpu_loss = 0, ref_loss = 0;
+  double gpu_alpha_star = -1, ref_alpha_star = -1;
 };
 
 Compared run_both(const Problem& p, const ref::LayerQuantOptions& o, uint32_t layers = 1) {
@@ -88,6 +89,8 @@ Compared run_both(const Problem& p, const ref::LayerQuantOptions& o, uint32_t la
   c.gpu_loss = out[0].loss;
   c.ref_loss = want.loss;
   c.loss_rel = std::abs(out[0].loss - want.loss) / want.loss;
+  c.gpu_alpha_star = out[0].alpha_star;
+  c.ref_alpha_star = want.alpha_star;
   for (const auto& o1 : out) {
     EXPECT_EQ(o1.codes, out[0].codes);  // layers sharing a factorisation give identical results
     for (float v : o1.dequantized) EXPECT_TRUE(std::isfinite(v));
@@ -144,6 +147,9 @@ TEST(LayerQuantizer, GgufGridWithSarqcAndAlphaMatchReference) {
   const auto c = run_both(p, o);
   EXPECT_GE(c.code_agreement, 0.95);
   EXPECT_LE(c.loss_rel, kLossTol) << "gpu " << c.gpu_loss << " ref " << c.ref_loss;
+  // α* from the device's Q against the reference's: the few codes that differ move it a little.
+  ASSERT_GE(c.ref_alpha_star, 0.0);
+  EXPECT_NEAR(c.gpu_alpha_star, c.ref_alpha_star, 0.02);
 }
 
 TEST(LayerQuantizer, ScaleSearchMatchesReferenceAndLowersTheLoss) {

@@ -319,6 +319,28 @@ TEST(LayerQuant, AlphaShiftsTheTargetAndSampledModeUsesCoefficientOne) {
   EXPECT_EQ(s.target, quantize_layer(l.w, m, n, l.c.h, o, l.c.d).target);
 }
 
+TEST(LayerQuant, ClosedFormAlphaIsZeroAtWAndCoefAtTheTarget) {
+  // α* = ⟨Q − W, W D⟩ / ⟨(T − W)/coef, W D⟩: Q = W gives 0, Q = T gives coef; a solved layer lies in
+  // [0, 1], and a run without D records −1.
+  const uint64_t seed = vkq::test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t n = 32, m = 5;
+  const Layer l = make_layer(rng, m, n);
+  LayerQuantOptions o;
+  o.grid = int_grid(4, 0);
+  o.alpha = 0.3;
+  const auto r = quantize_layer(l.w, m, n, l.c.h, o, l.c.d);
+  const std::vector<double> w(l.w.begin(), l.w.end()), d(l.c.d.begin(), l.c.d.end());
+  EXPECT_NEAR(closed_form_alpha(w, w, r.target, d, m, n, 0.3), 0.0, 1e-12);
+  EXPECT_NEAR(closed_form_alpha(w, r.target, r.target, d, m, n, 0.3), 0.3, 1e-12);
+  EXPECT_GE(r.alpha_star, 0.0);
+  EXPECT_LE(r.alpha_star, 1.0);
+  EXPECT_EQ(r.alpha_star, closed_form_alpha(w, r.dequantized, r.target, d, m, n, 0.3));
+  o.alpha = 0;
+  EXPECT_EQ(quantize_layer(l.w, m, n, l.c.h, o).alpha_star, -1.0);
+}
+
 TEST(LayerQuant, LossIsTheTraceWithTheUnregularisedGram) {
   const uint64_t seed = vkq::test::fresh_seed();
   VKQ_SEED_TRACE(seed);
