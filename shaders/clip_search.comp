@@ -87,7 +87,6 @@ float candidate_loss(vec4 prm) {
 // Least-squares refit of prm to its own codes (reference::refit_group_params); false when singular,
 // sign-flipping or not storable.
 bool refit(vec4 prm, out vec4 r) {
-  const bool offset = FORMAT == GRID_Q4_1 || FORMAT == GRID_Q5_1;
   // Products with H: (uᵀHu, uᵀHt, uᵀH1, 1ᵀHt) and 1ᵀH1, u = q − zero.
   vec4 part = vec4(0.0);
   float part_h1 = 0.0;
@@ -121,23 +120,7 @@ bool refit(vec4 prm, out vec4 r) {
   const float oh1 = reduce(vec4(part_h1, 0.0, 0.0, 0.0)).x;
   memoryBarrierBuffer();
   const float uhu = a.x, uht = a.y, uh1 = a.z, oht = a.w;
-  float s, mn = prm.z;
-  if (offset) {
-    const float det = uhu * oh1 - uh1 * uh1;
-    if (!(det > 1e-12 * uhu * oh1)) return false;
-    s = (uht * oh1 - oht * uh1) / det;
-    mn = (uhu * oht - uh1 * uht) / det;
-  } else {
-    if (!(uhu > 0.0)) return false;
-    s = uht / uhu;
-  }
-  if (FORMAT != GRID_INT) {
-    s = grid_round_half(s);
-    if (offset) mn = grid_round_half(mn);
-  }
-  if (isinf(s) || isnan(s) || isinf(mn) || isnan(mn) || !(s * prm.x > 0.0)) return false;
-  r = vec4(s, prm.y, mn, 0.0);
-  return true;
+  return grid_refit_solve(uhu, uht, uh1, oht, oh1, prm, FORMAT, r);
 }
 
 void main() {

@@ -54,7 +54,6 @@ float candidate_loss(vec4 prm) {
 
 // Least-squares refit of prm to its own codes, as clip_search.comp's refit.
 bool refit(vec4 prm, out vec4 r) {
-  const bool offset = FORMAT == GRID_Q4_1 || FORMAT == GRID_Q5_1;
   for (uint j = 0; j < len; ++j) v[j] = float(grid_quantize(tv[j], prm, FORMAT, BITS)) - prm.y;
   float uhu = 0.0, uht = 0.0, uh1 = 0.0, oht = 0.0, oh1 = 0.0;
   for (uint i = 0; i < len; ++i) {
@@ -72,23 +71,7 @@ bool refit(vec4 prm, out vec4 r) {
     }
     uhu += v[i] * hu, uht += v[i] * ht, uh1 += v[i] * h1, oht += ht, oh1 += h1;
   }
-  float s, mn = prm.z;
-  if (offset) {
-    const float det = uhu * oh1 - uh1 * uh1;
-    if (!(det > 1e-12 * uhu * oh1)) return false;
-    s = (uht * oh1 - oht * uh1) / det;
-    mn = (uhu * oht - uh1 * uht) / det;
-  } else {
-    if (!(uhu > 0.0)) return false;
-    s = uht / uhu;
-  }
-  if (FORMAT != GRID_INT) {
-    s = grid_round_half(s);
-    if (offset) mn = grid_round_half(mn);
-  }
-  if (isinf(s) || isnan(s) || isinf(mn) || isnan(mn) || !(s * prm.x > 0.0)) return false;
-  r = vec4(s, prm.y, mn, 0.0);
-  return true;
+  return grid_refit_solve(uhu, uht, uh1, oht, oh1, prm, FORMAT, r);
 }
 
 void main() {

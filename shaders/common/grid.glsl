@@ -118,4 +118,29 @@ int grid_quantize(float w, vec4 p, uint fmt, uint bits) {
 
 float grid_dequantize(int code, vec4 p) { return p.x * (float(code) - p.y) + p.z; }
 
+// Least-squares refit of a group's params to the codes u = q − zero that `prm` gives (reference:
+// ref::refit_group_params), from the weighted sums uᵀHu, uᵀHt, uᵀH1, 1ᵀHt, 1ᵀH1: the scale of ŵ = s·u, and
+// for Q4_1/Q5_1 also the min of ŵ = s·q + m; GGUF values stored-rounded to fp16. False when the system is
+// singular, the fit flips the sign of the scale or is not finite.
+bool grid_refit_solve(float uhu, float uht, float uh1, float oht, float oh1, vec4 prm, uint fmt, out vec4 r) {
+  const bool offset = fmt == GRID_Q4_1 || fmt == GRID_Q5_1;
+  float s, mn = prm.z;
+  if (offset) {
+    const float det = uhu * oh1 - uh1 * uh1;
+    if (!(det > 1e-12 * uhu * oh1)) return false;
+    s = (uht * oh1 - oht * uh1) / det;
+    mn = (uhu * oht - uh1 * uht) / det;
+  } else {
+    if (!(uhu > 0.0)) return false;
+    s = uht / uhu;
+  }
+  if (fmt != GRID_INT) {
+    s = grid_round_half(s);
+    if (offset) mn = grid_round_half(mn);
+  }
+  if (isinf(s) || isnan(s) || isinf(mn) || isnan(mn) || !(s * prm.x > 0.0)) return false;
+  r = vec4(s, prm.y, mn, 0.0);
+  return true;
+}
+
 #endif  // VKQ_GRID_GLSL

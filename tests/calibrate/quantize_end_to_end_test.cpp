@@ -244,10 +244,7 @@ TEST(QuantizeEndToEnd, DefaultBeatsPlainRtnOnHeldOutTextBeyondSeedSpread) {
       o.scale_search = false;
     }
     o.write_report = false;
-    o.eval_text_path = text_path();
-    o.eval_begin = 0.5;
-    o.eval_end = 1.0;
-    o.eval_ctx = 256;
+    evaluate_on_second_half(o);
     o.eval_max_windows = 64;
     const QuantizeResult r = quantize(o);
     EXPECT_TRUE(r.evaluated);
