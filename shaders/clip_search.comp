@@ -1,6 +1,7 @@
 #version 450
 // clip_search: per (row, group) of T, candidates from the min-max range scaled by (1 − c·step),
-// c = 0 … candidates − 1, then by (1 + e·step), e = 1 … expand; with REFIT each candidate is followed by
+// c = 0 … candidates − 1, then by (1 + e·step), e = 1 … expand, and with about_min (Q4_1/Q5_1) both
+// families again scaling the range about the min (grid_candidate); with refit each is followed by
 // its least-squares refit (the scale, and Q4_1/Q5_1's min, fitted to the candidate's codes with the
 // weights of the score, then stored-rounded). Each is scored by the group's objective with
 // Δ = t_g − ŵ_g: Δᵀ H̃_gg Δ over the full g × g block (FULL_BLOCK = 1) or Σ_j H̃_jj Δ_j² (ALGORITHMS.md §3
@@ -33,6 +34,7 @@ layout(push_constant) uniform Push {
   float step;
   uint expand;
   uint refit;
+  uint about_min;  // Q4_1/Q5_1: also the ranges scaled about the min (grid_candidate)
 } p;
 
 shared vec4 partial[WG];
@@ -146,10 +148,9 @@ void main() {
   float best_loss = 0.0;
   vec4 best = vec4(0.0);
   bool first = true;
-  const uint total = p.candidates + p.expand;
+  const uint total = grid_candidate_count(FORMAT, p.candidates, p.expand, p.about_min);
   for (uint c = 0; c < total; ++c) {
-    const float factor = c < p.candidates ? 1.0 - float(c) * p.step : 1.0 + float(c - p.candidates + 1) * p.step;
-    const vec4 prm = grid_params(acc, FORMAT, BITS, SYMMETRIC != 0, factor);
+    const vec4 prm = grid_candidate(acc, FORMAT, BITS, SYMMETRIC != 0, c, p.candidates, p.expand, p.step);
     const float loss = candidate_loss(prm);
     if (first || loss < best_loss) {
       best_loss = loss;

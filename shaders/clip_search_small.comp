@@ -29,6 +29,7 @@ layout(push_constant) uniform Push {
   float step;
   uint expand;
   uint refit;
+  uint about_min;  // Q4_1/Q5_1: also the ranges scaled about the min (grid_candidate)
 } p;
 
 shared float hs[SMALL_G * SMALL_G];
@@ -90,10 +91,9 @@ void main() {
 
   float best_loss = 0.0;
   vec4 best = vec4(0.0);
-  const uint total = p.candidates + p.expand;
+  const uint total = grid_candidate_count(FORMAT, p.candidates, p.expand, p.about_min);
   for (uint c = 0; c < total; ++c) {
-    const float factor = c < p.candidates ? 1.0 - float(c) * p.step : 1.0 + float(c - p.candidates + 1) * p.step;
-    const vec4 prm = grid_params(acc, FORMAT, BITS, SYMMETRIC != 0, factor);
+    const vec4 prm = grid_candidate(acc, FORMAT, BITS, SYMMETRIC != 0, c, p.candidates, p.expand, p.step);
     const float loss = candidate_loss(prm);
     if (c == 0 || loss < best_loss) {
       best_loss = loss;

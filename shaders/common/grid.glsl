@@ -107,6 +107,31 @@ vec4 grid_params(GridAcc a, uint fmt, uint bits, bool symmetric, float shrink) {
   return vec4(grid_round_half((hi - lo) / levels), 0.0, grid_round_half(lo), 0.0);
 }
 
+// Q4_1/Q5_1 range scaled about the group's min (the max moves, the min stays): the family that holds
+// a block already on a coarser offset lattice (a Q4_1 block is exact in Q5_1 at 31/30 of min-max).
+vec4 grid_params_about_min(GridAcc a, uint fmt, float factor) {
+  const float levels = fmt == GRID_Q4_1 ? 15.0 : 31.0;
+  return vec4(grid_round_half((a.hi - a.lo) * factor / levels), 0.0, grid_round_half(a.lo), 0.0);
+}
+
+// Number of scale-search candidates: `candidates` shrinking factors, `expand` widening ones, and with
+// `about_min` (offset formats only) both families again about the min, without its factor 1.
+uint grid_candidate_count(uint fmt, uint candidates, uint expand, uint about_min) {
+  const bool offset = fmt == GRID_Q4_1 || fmt == GRID_Q5_1;
+  return candidates + expand + (about_min != 0u && offset ? candidates - 1u + expand : 0u);
+}
+
+// Params of candidate c (reference: ref::clip_search_group's order): 1 − c·step for c < candidates,
+// then 1 + e·step, then (about the min) 1 − c'·step for c' = 1 … candidates − 1 and 1 + e·step.
+vec4 grid_candidate(GridAcc a, uint fmt, uint bits, bool symmetric, uint c, uint candidates, uint expand, float step) {
+  if (c < candidates) return grid_params(a, fmt, bits, symmetric, 1.0 - float(c) * step);
+  c -= candidates;
+  if (c < expand) return grid_params(a, fmt, bits, symmetric, 1.0 + float(c + 1u) * step);
+  c -= expand;
+  if (c < candidates - 1u) return grid_params_about_min(a, fmt, 1.0 - float(c + 1u) * step);
+  return grid_params_about_min(a, fmt, 1.0 + float(c - candidates + 2u) * step);
+}
+
 // Code of w: x = (w − min)/scale (0 when scale = 0); Q8_0 rounds half away from zero, every other
 // format floor(x + 0.5) + zero; clamped to the code range (in float first: x may be huge).
 int grid_quantize(float w, vec4 p, uint fmt, uint bits) {

@@ -82,6 +82,7 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
     l.clip.candidates = 21;
     l.clip.expand = 10;
     l.clip.refit = true;
+    l.clip.about_min = true;  // Q4_1/Q5_1: the same ranges again about the min
   }
   l.beam_width = o.method == "beam" ? o.beam_width : 1;
   l.seed = o.seed;

@@ -14,7 +14,7 @@ constexpr uint32_t kSmallGroup = 32;  // clip_search_small.comp's SMALL_G
 struct Push {
   uint32_t m, n, group, groups, ldt, t_off, candidates;
   float step;
-  uint32_t expand, refit;
+  uint32_t expand, refit, about_min;
 };
 }  // namespace
 
@@ -52,7 +52,7 @@ void ClipSearch::run(vk::Stream& s, const vk::Buffer& t, const vk::Buffer& h_reg
   require_matrix_fits("clip_search", "scratch", scratch, 0, sh.m, sh.n, sh.n, 4);
   require_matrix_fits("clip_search", "params", params, 0, sh.m, uint64_t(groups) * 4, uint64_t(groups) * 4, 4);
   const Push push{sh.m, sh.n, g, groups, ldt, uint32_t(sh.t_offset), uint32_t(clip_.candidates), float(clip_.step),
-                  uint32_t(clip_.expand), clip_.refit ? 1u : 0u};
+                  uint32_t(clip_.expand), clip_.refit ? 1u : 0u, clip_.about_min ? 1u : 0u};
   const uint32_t full = clip_.score == ref::ClipScore::full_block ? 1u : 0u;
   if (g <= kSmallGroup) {
     if (!small_kernel_)

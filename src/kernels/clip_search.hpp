@@ -1,6 +1,7 @@
 // Host wrapper of shaders/clip_search.comp (ALGORITHMS.md §3 "scale/clip search", §4 GS): per
 // (row, group) of T, the best of the candidate ranges shrunk by (1 − c·step), c = 0 … candidates − 1,
-// then widened by (1 + e·step), e = 1 … expand, each (with `refit`) followed by its least-squares refit,
+// then widened by (1 + e·step), e = 1 … expand (with `about_min`, Q4_1/Q5_1 ranges also scaled about the
+// group's min), each (with `refit`) followed by its least-squares refit,
 // scored by Δᵀ H̃_gg Δ (full block) or Σ_j H̃_jj Δ_j² (diagonal); the first smallest loss wins, as
 // ref::clip_search_params. Params come out in the layout of kernels::Rtn (vec4 per (row, group)),
 // ready for Rtn::run_with_params. T and H̃ in the original column order (groups are contiguous there).

@@ -47,6 +47,7 @@ struct ClipOptions {
   int candidates = 20;  // c = 0 … candidates − 1; c = 0 is the min-max range
   int expand = 0;       // then e = 1 … expand widen it by (1 + e·step): scales above min-max
   bool refit = false;   // each candidate also scored with its H̃-weighted least-squares refit
+  bool about_min = false;  // Q4_1/Q5_1: both families again with the range scaled about the min
   ClipScore score = ClipScore::full_block;
 };
 

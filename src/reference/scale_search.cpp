@@ -99,6 +99,23 @@ GroupParams clip_search_group(const double* t, size_t g, const double* h, size_t
   };
   for (int c = 0; c < clip.candidates; ++c) candidate(1.0 - c * clip.step);
   for (int e = 1; e <= clip.expand; ++e) candidate(1.0 + e * clip.step);
+  const bool offset = spec.format == GridFormat::Q4_1 || spec.format == GridFormat::Q5_1;
+  if (!clip.about_min || !offset) return best;
+  // A block already on a coarser offset lattice (Q4_1 → Q5_1) is exact only with its min kept.
+  const double levels = spec.format == GridFormat::Q4_1 ? 15 : 31;
+  double lo = t[0], hi = t[0];
+  for (size_t j = 1; j < g; ++j) lo = std::min(lo, t[j]), hi = std::max(hi, t[j]);
+  const auto about_min = [&](double factor) {
+    GroupParams p;
+    p.scale = stored_value(spec, (hi - lo) * factor / levels);
+    p.min = stored_value(spec, lo);
+    if (!std::isfinite(p.scale) || !std::isfinite(p.min)) return;  // beyond fp16: not a candidate
+    consider(p);
+    GroupParams r;
+    if (clip.refit && refit_group_params(t, g, h, ld, spec, p, clip.score, r)) consider(r);
+  };
+  for (int c = 1; c < clip.candidates; ++c) about_min(1.0 - c * clip.step);
+  for (int e = 1; e <= clip.expand; ++e) about_min(1.0 + e * clip.step);
   return best;
 }
 

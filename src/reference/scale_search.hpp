@@ -25,8 +25,10 @@ bool refit_group_params(const double* t, size_t g, const double* h, size_t ld, c
                         const GroupParams& p, ClipScore score, GroupParams& out);
 
 // Best of the candidates, in this order: scale·(1 − c·step), c = 0 … candidates − 1, then
-// scale·(1 + e·step), e = 1 … expand; with `refit`, each candidate followed by its refit. The first on
-// ties, so the min-max params win unless another candidate is strictly better.
+// scale·(1 + e·step), e = 1 … expand (the range scaled about 0); with `about_min` and Q4_1/Q5_1, then
+// the range scaled about the group's min (min kept, max = min + f·(max − min)) for f = 1 − c·step,
+// c = 1 … candidates − 1, and f = 1 + e·step; with `refit`, each candidate followed by its refit. The
+// first on ties, so the min-max params win unless another candidate is strictly better.
 GroupParams clip_search_group(const double* t, size_t g, const double* h, size_t ld, const GridSpec& spec,
                               const ClipOptions& clip);
 

@@ -43,7 +43,7 @@ struct Case {
   GridSpec spec;
   ref::ClipScore score;
   uint32_t m, n;
-  bool scale_search = false;  // expand + refit
+  bool scale_search = false;  // expand + refit + about_min
 };
 
 class ClipCases : public testing::TestWithParam<Case> {};
@@ -67,6 +67,7 @@ TEST_P(ClipCases, MatchesReference) {
   if (c.scale_search) {
     clip.expand = 8;
     clip.refit = true;
+    clip.about_min = true;
   }
   const auto want = ref::clip_search_params(td.data(), c.m, c.n, hd.data(), c.spec, clip);
 

@@ -104,8 +104,9 @@ TEST_P(GptqSweepCase, MatchesReference) {
   EXPECT_LE(c.max_loss_rel_identical, test::loss_tolerance(cfg.spec));
   // Same codes give the same levels up to the fp32 product scale·(q − zero) + min.
   EXPECT_LE(c.max_deq_err, 1e-6);
-  if (dynamic)
+  if (dynamic) {
     for (float v : got.params) ASSERT_TRUE(std::isfinite(v)) << "a dynamic group's params were not written";
+  }
 }
 
 // One larger problem: several full device blocks (B capped by shared memory on small devices),

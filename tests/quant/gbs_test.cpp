@@ -102,7 +102,9 @@ TEST_P(GbsCase, MatchesReference) {
   const auto c = test::compare_rows(p, got.codes, as_float(got.dequantized), as_float(got.row_loss), want,
                                     method == 2 ? &got.params : nullptr);
   EXPECT_TRUE(c.all_finite);
-  if (method != 3) EXPECT_EQ(c.rows_diverged_off_tie, 0u);  // greedy: rows part only at a near-tie
+  if (method != 3) {
+    EXPECT_EQ(c.rows_diverged_off_tie, 0u);  // greedy: rows part only at a near-tie
+  }
   EXPECT_TRUE(test::enough_rows_identical(c, p.m)) << c.rows_identical << " of " << p.m << " rows identical";
   // Identical codes: the loss differs by fp32 rounding of the error-updated rows.
   EXPECT_LE(c.max_loss_rel_identical, test::loss_tolerance(cfg.spec));
@@ -116,9 +118,11 @@ TEST_P(GbsCase, MatchesReference) {
     for (const auto& gp : want.params) smax = std::max(smax, std::fabs(gp.scale));
     const auto same = test::identical_rows(p, got.codes, want);
     const double tol = ref::is_gguf(cfg.spec) ? 1e-3 : 1e-5;
-    for (size_t i = 0; i < got.params.size(); ++i)
-      if (same[i / got.groups_per_row])
+    for (size_t i = 0; i < got.params.size(); ++i) {
+      if (same[i / got.groups_per_row]) {
         EXPECT_NEAR(got.params[i].scale, want.params[i].scale, tol * smax) << "group " << i;
+      }
+    }
   }
 }
 

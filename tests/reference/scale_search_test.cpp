@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "common/float16.hpp"
 #include "reference/grid.hpp"
 #include "reference/objective.hpp"
 #include "reference/regularize.hpp"
@@ -105,6 +106,45 @@ TEST(ScaleSearch, PicksTheArgminOverWidenedCandidatesAndRefits) {
         }
       EXPECT_GT(better, 0u) << "widening and refits never helped: the case tests nothing";
     }
+}
+
+// Requantizing Q4_1 to Q5_1: a block on the Q4_1 lattice (d·q + m, fp16 d and m) is exact in Q5_1
+// at scale d/2 with the min kept, which ranges scaled about 0 cannot reach (they move the min) and
+// the min-fixed family does (31/30 of min-max, then its refit).
+TEST(ScaleSearch, AboutMinFamilyHoldsAQ41BlockExactlyInQ51) {
+  const uint64_t seed = vkq::test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t n = 64, m = 6;
+  const auto c = vkq::test::correlated_calibration(rng, n, 2 * n);
+  const auto hr = h_tilde(c);
+  std::uniform_int_distribution<int> code(0, 15);
+  std::uniform_real_distribution<double> dist(0.005, 0.05), mins(-0.6, -0.05);
+  std::vector<double> w(m * n);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t k = 0; k < n / 32; ++k) {
+      const double d = double(vkq::round_to_half(float(dist(rng)))), mn = double(vkq::round_to_half(float(mins(rng))));
+      for (size_t j = 0; j < 32; ++j) w[i * n + k * 32 + j] = d * code(rng) + mn;
+      w[i * n + k * 32] = mn, w[i * n + k * 32 + 1] = mn + 15 * d;  // the block spans the Q4_1 range
+    }
+  GridSpec spec;
+  spec.format = GridFormat::Q5_1, spec.group = 32;
+  ClipOptions clip;
+  clip.enabled = true, clip.step = 0.015, clip.candidates = 21, clip.expand = 10, clip.refit = true;
+  const auto about_0 = clip_search_params(w.data(), m, n, hr.data(), spec, clip);
+  clip.about_min = true;
+  const auto about_min = clip_search_params(w.data(), m, n, hr.data(), spec, clip);
+  size_t inexact_about_0 = 0;
+  for (size_t i = 0; i < m; ++i)
+    for (size_t k = 0; k < n / 32; ++k) {
+      const double* t = &w[i * n + k * 32];
+      const double* hb = &hr[k * 32 * n + k * 32];
+      EXPECT_EQ(clip_candidate_loss(t, 32, hb, n, spec, about_min[i * 2 + k], clip.score), 0.0) << "group " << i << "," << k;
+      const double l0 = clip_candidate_loss(t, 32, hb, n, spec, about_0[i * 2 + k], clip.score);
+      EXPECT_LE(clip_candidate_loss(t, 32, hb, n, spec, about_min[i * 2 + k], clip.score), l0);
+      inexact_about_0 += l0 > 0;
+    }
+  EXPECT_GT(inexact_about_0, 0u) << "ranges about 0 were already exact: the case tests nothing";
 }
 
 TEST(ScaleSearch, RefitIsTheWeightedLeastSquaresScaleOfTheCodes) {
