@@ -34,15 +34,23 @@ VKQ_C_API int vkq_selftest(const char* selector, int validation, unsigned long l
  * Called on the thread that called vkq_quantize; the string is valid only during the call. */
 typedef void (*vkq_progress_fn)(const char* event_json, void* user);
 
+/* A cancellation handle for vkq_quantize: vkq_cancel() may be called from any thread or from a
+ * signal handler (it only stores to a lock-free atomic); the run stops at its next check and
+ * writes nothing. NULL from vkq_cancel_token_new when out of memory. */
+typedef struct vkq_cancel_token vkq_cancel_token;
+VKQ_C_API vkq_cancel_token* vkq_cancel_token_new(void);
+VKQ_C_API void vkq_cancel(vkq_cancel_token* token);
+VKQ_C_API void vkq_cancel_token_free(vkq_cancel_token* token);
+
 /* Quantizes a model (vkq::quantize). `options_json` is a JSON object whose keys are the field names
  * of vkq::QuantizeOptions (e.g. {"model_path": "m.gguf", "calib_path": "t.txt", "type": "Q4_0",
  * "output_path": "m-q4_0.gguf", "calib_seqs": 32}); omitted keys keep their defaults and an unknown
  * key or a value of the wrong type is an error naming the key. `progress` (optional) receives
- * every event; setting `*cancel` (optional) to non-zero from any thread stops the run, which then
+ * every event; vkq_cancel(cancel) (optional token) from any thread stops the run, which then
  * writes nothing. Returns 0 on success, 2 when cancelled, -1 on an error (see vkq_last_error).
  * On success `result_json` (optional) receives the vkq::QuantizeResult as JSON (field names as in
  * the struct, "tensors" an array of vkq::TensorResult); free it with vkq_free(). */
-VKQ_C_API int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, const volatile int* cancel,
+VKQ_C_API int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, vkq_cancel_token* cancel,
                            char** result_json);
 
 VKQ_C_API void vkq_free(void* p);

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +11,7 @@
 #include <limits>
 #include <map>
 #include <string>
-#include <thread>
+#include <new>
 
 #include "vkquant/vkquant.hpp"
 
@@ -172,27 +171,12 @@ std::string quantize_result_json(const vkq::QuantizeResult& r) {
   return j.dump(2);
 }
 
-// Copies the caller's plain int into the run's atomic flag: the C side has no atomics to share.
-class CancelWatcher {
- public:
-  CancelWatcher(const volatile int* source, vkq::CancelFlag& flag) {
-    if (!source) return;
-    thread_ = std::jthread([source, &flag](std::stop_token stop) {
-      while (!stop.stop_requested()) {
-        if (*source) {
-          flag = true;
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    });
-  }
-
- private:
-  std::jthread thread_;  // joined (after a stop request) when the run ends
-};
-
 }  // namespace
+
+// The C side's handle on an atomic flag: set from any thread (or a signal handler), read by the run.
+struct vkq_cancel_token {
+  vkq::CancelFlag flag{false};
+};
 
 extern "C" {
 
@@ -227,24 +211,23 @@ int vkq_selftest(const char* selector, int validation, unsigned long long seed, 
   }
 }
 
-int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, const volatile int* cancel,
+vkq_cancel_token* vkq_cancel_token_new(void) { return new (std::nothrow) vkq_cancel_token{}; }
+
+void vkq_cancel(vkq_cancel_token* token) {
+  if (token) token->flag.store(true);
+}
+
+void vkq_cancel_token_free(vkq_cancel_token* token) { delete token; }
+
+int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, vkq_cancel_token* cancel,
                  char** result_json) {
   g_last_error.clear();
   if (result_json) *result_json = nullptr;
   try {
     const vkq::QuantizeOptions o = parse_quantize_options(options_json);
-    vkq::CancelFlag flag{false};
     vkq::ProgressCallback cb;
-    if (progress || cancel)
-      cb = [&](const vkq::ProgressEvent& e) {
-        if (cancel && *cancel) flag = true;
-        if (progress) progress(event_json(e).c_str(), user);
-      };
-    vkq::QuantizeResult r;
-    {
-      CancelWatcher watcher(cancel, flag);
-      r = vkq::quantize(o, cb, &flag);
-    }
+    if (progress) cb = [&](const vkq::ProgressEvent& e) { progress(event_json(e).c_str(), user); };
+    const vkq::QuantizeResult r = vkq::quantize(o, cb, cancel ? &cancel->flag : nullptr);
     if (result_json) *result_json = copy_string(quantize_result_json(r));
     return 0;
   } catch (const vkq::Cancelled& e) {

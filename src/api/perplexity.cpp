@@ -17,7 +17,7 @@ PerplexityResult perplexity(const PerplexityOptions& options, const ProgressCall
   vk::ContextOptions co;
   co.device = options.device;
   vk::Context vkctx(co);
-  forward::TransformerModel model(vkctx, src.weights);
+  forward::TransformerModel model(vkctx, src.weights, [&](uint32_t) { tracker.check_cancelled(); });
   tracker.begin("tokenize", options.text_path, 1, 1);
   const auto scored = calibrate::score_text(model, *src.tokenizer, std::move(text), options.protocol, options.ctx,
                                             options.max_windows, progress, cancel);

@@ -1,5 +1,7 @@
 #include "calibrate/model_source.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -10,39 +12,64 @@
 
 namespace vkq::calibrate {
 
-bool is_llama2c_checkpoint(const std::string& path) {
+ModelFormat detect_model_format(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return ModelFormat::folder;
   std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  return in.gcount() == 4 && std::string(magic, 4) != "GGUF";
+  unsigned char head[28] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const size_t got = size_t(in.gcount());
+  if (got >= 4 && std::memcmp(head, "GGUF", 4) == 0) return ModelFormat::gguf;
+  if (got >= 9 && head[8] == '{') {
+    uint64_t len = 0;
+    std::memcpy(&len, head, 8);
+    if (len > 1 && len < (uint64_t(1) << 32)) return ModelFormat::safetensors;
+  }
+  if (got == sizeof head) {  // llama2.c: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab (±), seq_len
+    int32_t c[7];
+    std::memcpy(c, head, sizeof c);
+    const int64_t vocab = c[5] < 0 ? -int64_t(c[5]) : c[5];
+    const bool plausible = c[0] > 0 && c[0] <= 65536 && c[1] > 0 && c[1] <= (1 << 20) && c[2] > 0 && c[2] <= 1024 &&
+                           c[3] > 0 && c[3] <= c[0] && c[0] % c[3] == 0 && c[4] > 0 && c[4] <= c[3] &&
+                           c[3] % c[4] == 0 && vocab > 0 && vocab <= (1 << 24) && c[6] > 0 && c[6] <= (1 << 24);
+    if (plausible) return ModelFormat::llama2c;
+  }
+  return ModelFormat::unknown;
 }
 
 ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path) {
   if (!std::filesystem::exists(model_path)) throw Error(model_path + ": no such model file");
-  // A damaged GGUF would otherwise be taken for a llama2.c checkpoint and misreported.
-  if (std::filesystem::path(model_path).extension() == ".gguf" && is_llama2c_checkpoint(model_path))
-    throw Error(model_path + ": not a GGUF file (bad magic: the file does not start with 'GGUF')");
-  if (is_llama2c_checkpoint(model_path)) {
-    if (tokenizer_path.empty())
-      throw Error(model_path + " is a llama2.c checkpoint, which carries no vocabulary: pass its tokenizer with "
-                               "--tokenizer (e.g. tok512.bin)");
-    // As a GGUF (vocabulary included) so the output loads in llama.cpp; tokenized as llama2.c does.
-    ModelSource src{model::ModelWeights::from_gguf(io::llama2c_as_gguf(model_path, tokenizer_path)),
-                    model::make_tokenizer_llama2c(tokenizer_path)};
-    return src;
+  const ModelFormat format = detect_model_format(model_path);
+  switch (format) {
+    case ModelFormat::folder:
+      throw Error(model_path + " is a folder: Hugging Face checkpoints are not read yet; convert it to an F16 GGUF "
+                               "with llama.cpp's convert_hf_to_gguf.py and pass that file");
+    case ModelFormat::safetensors:
+      throw Error(model_path + " is a safetensors file: not read yet; convert its Hugging Face folder to an F16 GGUF "
+                               "with llama.cpp's convert_hf_to_gguf.py and pass that file");
+    case ModelFormat::unknown:
+      // A damaged GGUF is named as one rather than as an unknown format.
+      if (std::filesystem::path(model_path).extension() == ".gguf")
+        throw Error(model_path + ": not a GGUF file (bad magic: the file does not start with 'GGUF')");
+      throw Error(model_path + ": not a model vkquant reads (expected a GGUF file, or a llama2.c checkpoint .bin "
+                               "with --tokenizer)");
+    case ModelFormat::llama2c: {
+      if (std::filesystem::path(model_path).extension() == ".gguf")
+        throw Error(model_path + ": not a GGUF file (bad magic: the file does not start with 'GGUF')");
+      if (tokenizer_path.empty())
+        throw Error(model_path + " is a llama2.c checkpoint, which carries no vocabulary: pass its tokenizer with "
+                                 "--tokenizer (e.g. tok512.bin)");
+      // As a GGUF (vocabulary included) so the output loads in llama.cpp; tokenized as llama2.c does.
+      ModelSource src{model::ModelWeights::from_gguf(io::llama2c_as_gguf(model_path, tokenizer_path)),
+                      model::make_tokenizer_llama2c(tokenizer_path)};
+      return src;
+    }
+    case ModelFormat::gguf: break;
   }
+  if (!tokenizer_path.empty())
+    throw Error("--tokenizer " + tokenizer_path + ": " + model_path +
+                " is a GGUF, which carries its own tokenizer; --tokenizer is for llama2.c checkpoints");
   ModelSource src{model::ModelWeights::open(model_path), nullptr};
-  if (src.weights.gguf()) {
-    if (!tokenizer_path.empty())
-      src.tokenizer = model::make_tokenizer_llama2c(tokenizer_path);  // an explicit override wins
-    else
-      src.tokenizer = model::make_tokenizer(*src.weights.gguf());
-  } else {
-    if (tokenizer_path.empty())
-      throw Error(model_path + " is a llama2.c checkpoint, which carries no vocabulary: pass its tokenizer with "
-                               "--tokenizer (e.g. tok512.bin)");
-    src.tokenizer = model::make_tokenizer_llama2c(tokenizer_path);
-  }
+  src.tokenizer = model::make_tokenizer(*src.weights.gguf());
   if (src.tokenizer->n_vocab() != int32_t(src.weights.config().vocab_size))
     throw Error("the tokenizer has " + std::to_string(src.tokenizer->n_vocab()) + " tokens but " + model_path +
                 " has a vocabulary of " + std::to_string(src.weights.config().vocab_size));

@@ -15,13 +15,18 @@ struct ModelSource {
   std::unique_ptr<model::Tokenizer> tokenizer;
 };
 
-// True when the file does not start with the GGUF magic (then it is read as llama2.c).
-bool is_llama2c_checkpoint(const std::string& path);
+// What a model path holds, told by its contents (and a folder by being one).
+enum class ModelFormat { gguf, llama2c, safetensors, folder, unknown };
+
+// GGUF: the magic; safetensors: a u64 header length then '{'; llama2.c: a plausible 7 × int32
+// config header (positive sizes, heads dividing dim); anything else unknown.
+ModelFormat detect_model_format(const std::string& path);
 
 // A llama2.c checkpoint is turned into an in-memory GGUF (vocabulary from the tokenizer file) so
 // that it quantizes to a GGUF llama.cpp loads; its text is tokenized as llama2.c does.
-// vkq::Error naming the file when it is missing, unreadable or not a model, and naming
-// --tokenizer when a llama2.c checkpoint comes without one.
+// vkq::Error naming the file when it is missing, unreadable or not a model we read (a
+// safetensors file or Hugging Face folder is named as such), naming --tokenizer when a llama2.c
+// checkpoint comes without one or a GGUF (which carries its own tokenizer) comes with one.
 ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path);
 
 // The bytes [begin, end) of a text file given as fractions of its size (0..1), cut back to

@@ -138,6 +138,7 @@ class Driver {
   std::unique_ptr<ModelSource> src_;
   OutputTarget target_;
   io::OutputPlan plan_;
+  io::RunSettings settings_;  // what the run report and the GGUF record
   CalibrationSet calib_;
   std::vector<Chunk> chunks_;
   std::vector<double> alphas_;  // per sequence, sampled α
@@ -158,6 +159,7 @@ void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
                                           [](uint64_t a, const Chunk& c) { return a + c.tokens; });
   out.x.assign(tokens * out.dim, 0.0f);
   for (const Chunk& c : chunks_) {
+    tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model.prepare(batch);
     vk::Buffer x = model.make_activations(c.tokens, "embedded chunk");
@@ -317,6 +319,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
   for (const auto& [key, lins] : by_grid) {
     const auto t0 = Clock::now();
     quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grids[lins.front()]));
+    lq.set_cancel_check([this] { tracker_->check_cancelled(); });
     std::vector<std::vector<float>> ws;
     std::vector<quant::LayerWeights> layers;
     ws.reserve(lins.size());
@@ -352,7 +355,8 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       model_q_->set_linear_weights(block, lins[i], out.dequantized);
       TensorResult& r = results_[out.name];
       r.name = out.name;
-      r.method = opt_.method;
+      // AWQ scales only the linears a norm feeds (folded into it); the rest are rounded to nearest.
+      r.method = opt_.method == "awq" && !folds ? "rtn" : opt_.method;
       r.loss = out.loss;
       r.alpha_star = out.alpha_star;
       r.rows = out.rows;
@@ -508,6 +512,7 @@ void Driver::solve_head() {
   const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
   tracker_->begin("quantize", "output head", 1, 1);
   quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type)));
+  lq.set_cancel_check([this] { tracker_->check_cancelled(); });
   auto wm = src_->weights.output();  // the embedding when tied
   std::vector<quant::LayerWeights> layers = {{name, &wm.data, wm.rows}};
   const auto out = lq.quantize_group(layers, stats, "output head").at(0);
@@ -604,6 +609,7 @@ QuantizeResult Driver::run() {
     calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
     rs.calib_seqs = calib_.sequences.size();
     rs.calib_seq_len = calib_.seq_len;
+    settings_ = rs;
     writer_ = std::make_unique<io::QuantizedGgufWriter>(*src_->weights.gguf(), plan_, rs, opt_.output_path, opt_.force);
     if (opt_.write_report && !opt_.force && std::filesystem::exists(report_path_for(opt_.output_path)))
       throw Error(report_path_for(opt_.output_path) + " exists; pass --force to overwrite it");
@@ -625,9 +631,10 @@ QuantizeResult Driver::run() {
   vk::ContextOptions co;
   co.device = opt_.device;
   ctx_ = std::make_unique<vk::Context>(co);
-  model_q_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights);
+  const auto cancel_point = [this](uint32_t) { tracker_->check_cancelled(); };
+  model_q_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point);
   const bool need_d = opt_.alpha_mode == "sampled" || opt_.alpha > 0;
-  if (need_d) model_f_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights);
+  if (need_d) model_f_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point);
 
   // Work units: every pass over the calibration tokens, and as much again per stage for solving.
   const double passes_per_block = 4.0 * (need_d ? 2.0 : 1.0) + (need_d ? 2.0 : 1.0) + 4.0 * 0.5;
@@ -653,15 +660,13 @@ QuantizeResult Driver::run() {
   if (!target_.generic) {
     for (const auto& t : plan_.tensors)
       if (t.action == io::TensorAction::quantize && !solved_.count(t.name)) round_uncalibrated(t);
-    write_output();
-    result.output_path = opt_.output_path;
   }
   result.device = ctx_->probe().name;
   result.calibration_tokens = n_tokens;
   if (!opt_.eval_text_path.empty()) {
     auto scored = score_text(*model_q_, *src_->tokenizer,
                              read_text_range(opt_.eval_text_path, opt_.eval_begin, opt_.eval_end),
-                             opt_.eval_protocol, opt_.eval_ctx, opt_.eval_max_windows, nullptr, nullptr);
+                             opt_.eval_protocol, opt_.eval_ctx, opt_.eval_max_windows, nullptr, cancel_);
     const auto& nll = scored.nll;
     const uint32_t ctxlen = scored.ctx;
     result.evaluated = true;
@@ -672,12 +677,18 @@ QuantizeResult Driver::run() {
     result.evaluation.ctx = ctxlen;
     result.evaluation.device = result.device;
   }
+  // Written after the evaluation: cancelling it (or its failing) leaves nothing half-done behind.
+  if (!target_.generic) {
+    write_output();
+    result.output_path = opt_.output_path;
+  }
   for (auto& [name, r] : results_) result.tensors.push_back(r);
   result.notes = notes_;
   result.peak_device_bytes = ctx_->peak_allocated_bytes();
   result.seconds = tracker_->elapsed_seconds();
   if (!target_.generic && opt_.write_report) {
     RunReport rep;
+    rep.settings = settings_;
     rep.input = opt_.model_path;
     rep.output = opt_.output_path;
     rep.total_seconds = result.seconds;

@@ -91,6 +91,22 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
 
 void validate_quantize_options(const QuantizeOptions& o) {
   if (o.model_path.empty()) throw Error("no model given");
+  // Names first, so a typo fails before the model is loaded and the text tokenized.
+  if (o.method != "gptq" && o.method != "rtn" && o.method != "beam" && o.method != "awq")
+    throw Error("--method " + o.method + ": expected gptq, rtn, beam or awq");
+  if (o.saliency != "unit" && o.saliency != "hdiag" && o.saliency != "act" && o.saliency != "act2")
+    throw Error("--saliency " + o.saliency + ": expected unit, hdiag, act or act2");
+  if (o.alpha_mode != "fixed" && o.alpha_mode != "sampled")
+    throw Error("--alpha-mode " + o.alpha_mode + ": expected fixed or sampled");
+  parse_output_target(o.type);  // names the supported types
+  if (!o.token_embedding_type.empty()) io::parse_tensor_type(o.token_embedding_type, "--token-embedding-type");
+  if (!o.output_tensor_type.empty()) io::parse_tensor_type(o.output_tensor_type, "--output-tensor-type");
+  if (o.method != "beam" && o.beam_width != 4)
+    throw Error("--beam " + std::to_string(o.beam_width) + " sets the beam width of --method beam only: add --method beam");
+  if (!o.static_groups && (o.scale_search || o.clip_search))
+    throw Error(std::string(o.scale_search ? "--scale-search" : "--clip-search") +
+                " chooses each group's parameters before the sweep; --dynamic-groups takes them from the updated "
+                "row instead: use one (through the API set scale_search = false with static_groups = false)");
   if (o.calib_path.empty()) throw Error("--calib: a calibration text is required");
   if (o.calib_seqs == 0) throw Error("--calib-seqs must be at least 1");
   if (o.calib_len < 2) throw Error("--calib-len must be at least 2 tokens");

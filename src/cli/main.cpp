@@ -3,8 +3,10 @@
 
 #include <cstdio>
 #include <iostream>
+#include <new>
 
 #include "cli/commands.hpp"
+#include "cli/interrupt_guard.hpp"
 #include "vkquant/vkquant.hpp"
 
 int main(int argc, char** argv) {
@@ -28,9 +30,14 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const vkq::Cancelled& e) {
     std::fprintf(stderr, "vkquant: %s\n", e.what());
-    return 130;
+    const int sig = vkq::cli::InterruptGuard::received();  // SIGTERM → 143, Ctrl-C (or none) → 130
+    return 128 + (sig ? sig : SIGINT);
   } catch (const vkq::Error& e) {
     std::fprintf(stderr, "vkquant: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "vkquant: error: out of host memory (RAM): close other programs, or lower --chunk-tokens / "
+                         "--calib-seqs\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vkquant: unexpected error: %s\n", e.what());

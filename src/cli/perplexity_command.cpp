@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/interrupt_guard.hpp"
 #include "cli/progress_printer.hpp"
 #include "cli/range_option.hpp"
 #include "vkquant/vkquant.hpp"
@@ -36,10 +37,15 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("--device", opt.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
   cmd->add_flag("--json", json, "Print JSON progress events and the result as JSON on stdout");
   cmd->callback([] {
-    parse_range_option(range, opt.text_begin, opt.text_end);
+    parse_range_option("--range", range, opt.text_begin, opt.text_end);
     opt.protocol = protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
     ProgressPrinter printer(json ? ProgressStyle::Json : ProgressStyle::Auto);
-    const PerplexityResult r = perplexity(opt, [&](const ProgressEvent& e) { printer(e); });
+    CancelFlag cancel{false};
+    PerplexityResult r;
+    {
+      InterruptGuard guard(cancel, {});  // Ctrl-C / SIGTERM stop at the next window
+      r = perplexity(opt, [&](const ProgressEvent& e) { printer(e); }, &cancel);
+    }
     printer.end();
     if (json) {
       std::printf("%s\n", nlohmann::json{{"event", "result"}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},

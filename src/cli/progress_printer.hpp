@@ -15,6 +15,7 @@ class ProgressPrinter {
  public:
   explicit ProgressPrinter(ProgressStyle style);
   void operator()(const ProgressEvent& e);
+  ~ProgressPrinter() { end(); }  // an error message then starts on its own line
   void end();  // finishes the bar line
 
  private:

@@ -1,9 +1,9 @@
 #include <nlohmann/json.hpp>
-#include <csignal>
 
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/interrupt_guard.hpp"
 #include "cli/progress_printer.hpp"
 #include "cli/range_option.hpp"
 #include "vkquant/vkquant.hpp"
@@ -11,9 +11,6 @@
 namespace vkq::cli {
 
 namespace {
-
-CancelFlag g_cancel{false};
-extern "C" void on_interrupt(int) { g_cancel = true; }  // finish the current unit, write nothing
 
 void print_summary(const QuantizeResult& r) {
   std::printf("%-28s %-6s %-8s %12s %10s  %s\n", "tensor", "type", "method", "loss", "seconds", "note");
@@ -54,7 +51,8 @@ void add_quantize_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--method", o.method, "gptq (error feedback, default), beam (bounded search), awq (scale search folded into the norms, then round to nearest), rtn (no feedback)")
       ->capture_default_str();
-  cmd->add_option("--beam", o.beam_width, "Beam width K for --method beam")->capture_default_str();
+  static CLI::Option* beam_opt =
+      cmd->add_option("--beam", o.beam_width, "Beam width K for --method beam")->capture_default_str();
   cmd->add_option("--lambda", o.lambda, "SARQC strength λ (0 = plain GPTQ); keeps weights near the originals")
       ->capture_default_str();
   cmd->add_option("--saliency", o.saliency, "SARQC saliency: unit | hdiag | act | act2")->capture_default_str();
@@ -68,7 +66,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--damp", o.damp, "Damping δ relative to mean(diag H)")->capture_default_str();
   cmd->add_option("--block", o.block, "Columns per error-feedback block B")->capture_default_str();
   cmd->add_flag("--no-act-order", no_act_order, "Process columns in their natural order");
-  cmd->add_flag("--dynamic-groups", dynamic_groups, "Group parameters from the updated row (not for GGUF with act-order)");
+  cmd->add_flag("--dynamic-groups", dynamic_groups,
+                "Group parameters from the updated row (min-max, so it replaces the default scale search; not for GGUF "
+                "with act-order)");
   cmd->add_flag("--scale-search", scale_search,
                 "(default) Search each group's scale from 0.70x to 1.15x min-max, each range also least-squares "
                 "refitted to its codes with H̃ weights");
@@ -109,19 +109,26 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", quiet, "No progress output");
   cmd->callback([] {
     o.act_order = !no_act_order;
+    if (beam_opt->count() > 0 && o.method != "beam")
+      throw Error("--beam " + std::to_string(o.beam_width) + " sets the beam width of --method beam only: add --method beam");
     if (scale_search && no_scale_search) throw Error("--scale-search and --no-scale-search: choose one");
     // --clip-search replaces the default scale search; asking for both is an error (validate_quantize_options).
-    o.scale_search = scale_search || (!no_scale_search && !o.clip_search);
+    // --dynamic-groups takes min-max params from the updated row: it replaces the default scale search
+    // (documented in its help); asking for a search with it is an error (validate_quantize_options).
+    o.scale_search = scale_search || (!no_scale_search && !o.clip_search && !dynamic_groups);
     o.static_groups = !dynamic_groups;
     o.write_report = !no_report;
-    parse_range_option(calib_range, o.calib_begin, o.calib_end);
-    parse_range_option(eval_range, o.eval_begin, o.eval_end);
+    parse_range_option("--calib-range", calib_range, o.calib_begin, o.calib_end);
+    parse_range_option("--eval-range", eval_range, o.eval_begin, o.eval_end);
     o.calib_protocol = calib_protocol == "llama" ? CalibrationProtocol::Llama : CalibrationProtocol::Sampled;
     o.eval_protocol = eval_protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
     ProgressPrinter printer(json ? ProgressStyle::Json : quiet ? ProgressStyle::Quiet : ProgressStyle::Auto);
-    std::signal(SIGINT, on_interrupt);
-    const QuantizeResult r = quantize(o, [&](const ProgressEvent& e) { printer(e); }, &g_cancel);
-    std::signal(SIGINT, SIG_DFL);
+    CancelFlag cancel{false};
+    QuantizeResult r;
+    {
+      InterruptGuard guard(cancel, {o.output_path + ".partial", o.output_path + ".json.partial"});
+      r = quantize(o, [&](const ProgressEvent& e) { printer(e); }, &cancel);
+    }
     printer.end();
     if (json) {
       nlohmann::json t = nlohmann::json::array();

@@ -7,7 +7,8 @@
 
 namespace vkq::cli {
 
-inline void parse_range_option(const std::string& s, double& begin, double& end) {
+// `option` (e.g. "--calib-range") names the option in the error.
+inline void parse_range_option(const std::string& option, const std::string& s, double& begin, double& end) {
   const size_t colon = s.find(':');
   try {
     if (colon == std::string::npos) throw std::invalid_argument("no colon");
@@ -18,10 +19,10 @@ inline void parse_range_option(const std::string& s, double& begin, double& end)
     end = std::stod(tail, &used);
     if (used != tail.size()) throw std::invalid_argument("end");
   } catch (const std::exception&) {
-    throw Error("range '" + s + "': expected BEGIN:END with fractions of the text, e.g. 0:0.5");
+    throw Error(option + " '" + s + "': expected BEGIN:END with fractions of the text, e.g. 0:0.5");
   }
   if (!(begin >= 0 && end <= 1 && begin < end))
-    throw Error("range '" + s + "': need 0 <= BEGIN < END <= 1");
+    throw Error(option + " '" + s + "': need 0 <= BEGIN < END <= 1");
 }
 
 }  // namespace vkq::cli

@@ -37,7 +37,8 @@ uint32_t logit_rows_per_chunk(uint32_t vocab) { return std::max<uint32_t>(1, (16
 
 }  // namespace
 
-TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& w)
+TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& w,
+                                   const std::function<void(uint32_t block)>& before_block)
     : ctx_(ctx),
       config_(w.config()),
       gemm_(ctx),
@@ -53,6 +54,7 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
   output_ = vk::upload_new(ctx, w.output().data, "output");
   output_norm_ = vk::upload_new(ctx, w.output_norm(), "output_norm");
   for (uint32_t b = 0; b < c.n_layers; ++b) {
+    if (before_block) before_block(b);
     auto blkw = std::make_unique<Block>();
     const std::string pre = "blk." + std::to_string(b) + ".";
     blkw->attn_norm = vk::upload_new(ctx, w.attn_norm(b), pre + "attn_norm");

@@ -56,7 +56,10 @@ struct KvCache {
 class TransformerModel {
  public:
   // Uploads every block's weights (fp32) and the embedding, final norm and classifier.
-  TransformerModel(vk::Context& ctx, const model::ModelWeights& weights);
+  // `before_block` (optional) runs before each block's weights are uploaded: a cancellation point
+  // for large models, whose upload takes a while.
+  TransformerModel(vk::Context& ctx, const model::ModelWeights& weights,
+                   const std::function<void(uint32_t block)>& before_block = {});
   ~TransformerModel();
 
   const model::LlamaConfig& config() const { return config_; }

@@ -193,6 +193,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
 
   std::vector<LayerQuantOutput> outputs;
   for (const LayerWeights& lw : layers) {
+    if (cancel_check_) cancel_check_();
     if (!lw.w || lw.rows == 0 || lw.w->size() != uint64_t(lw.rows) * n)
       throw Error(lw.name + ": weights are not " + std::to_string(lw.rows) + " x " + std::to_string(n));
     check_finite(lw.name, *lw.w, n);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,8 +57,11 @@ class LayerQuantizer {
                                                const std::string& label);
 
   const ref::LayerQuantOptions& options() const { return opt_; }
+  // Runs before each layer's solve (and may throw to stop): the caller's cancellation point.
+  void set_cancel_check(std::function<void()> check) { cancel_check_ = std::move(check); }
 
  private:
+  std::function<void()> cancel_check_;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ref::LayerQuantOptions opt_;

@@ -18,7 +18,7 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
     ref::GridSpec spec;
     ref::ClipScore score;
     uint32_t m, n;
-    bool scale_search;  // candidates above min-max too, each with its least-squares refit
+    bool scale_search;  // candidates above min-max (and about the min), each with its least-squares refit
   };
   const Shape shapes[] = {
       {"INT4 g128 full", {ref::GridFormat::INT, 4, 128, false}, ref::ClipScore::full_block, 16, 257, false},
@@ -55,6 +55,7 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
     if (sh.scale_search) {
       clip.expand = 8;
       clip.refit = true;
+      clip.about_min = true;
     }
     auto tb = vk::upload_new(ctx, t, "T");
     auto hb = vk::upload_new(ctx, hf, "H");
@@ -92,11 +93,30 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
         lw[e] = ref::clip_candidate_loss(tg, len, hg, n, sh.spec, want[e], sh.score);
         lw_max = std::max(lw_max, lw[e]);
       }
-    for (size_t e = 0; e < lw.size(); ++e)
+    // A refit is fitted in fp32 and stored-rounded: near an fp16 (or code) rounding midpoint the device
+    // and float64 land on neighbouring params, so groups whose params differ from the reference's are
+    // judged together (their summed loss within 1 %, scaled by 1e-2 into the row's metric), the rest
+    // one by one; the neighbours must stay the exception (at most a tenth of the groups).
+    size_t differing = 0;
+    double sum_got = 0, sum_want = 0;
+    for (size_t e = 0; e < lw.size(); ++e) {
+      const auto& p = got[e];
+      const auto& q = want[e];
+      const bool same = std::abs(p.scale - q.scale) <= 1e-5 * std::abs(q.scale) &&
+                        std::abs(p.min - q.min) <= 1e-5 * std::abs(q.min) + 1e-12;
+      if (sh.scale_search && !same) {
+        ++differing, sum_got += lg[e], sum_want += lw[e];
+        continue;
+      }
       worst = std::max(worst, (lg[e] - lw[e]) / std::max(lw[e], 1e-9 * lw_max + 1e-300));
+    }
+    if (differing > 0) worst = std::max(worst, 1e-2 * (sum_got - sum_want) / std::max(sum_want, 1e-300));
+    if (differing * 10 > lw.size()) worst = INFINITY;
     row.max_error = worst;
     row.passed = worst <= row.tolerance;
-    if (!row.passed) row.message = "a chosen clip is worse than the float64 optimum";
+    if (!row.passed)
+      row.message = differing * 10 > lw.size() ? "params differ from the float64 reference in over a tenth of the groups"
+                                               : "a chosen clip is worse than the float64 optimum";
     rows.push_back(row);
   }
   return rows;

@@ -20,32 +20,6 @@
 
 namespace vkq::selftest {
 
-namespace {
-
-std::vector<double> to_d(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
-// Runs `record` in a fresh stream between two timestamps and fills the row's error and verdict.
-template <class Record, class Check>
-SelftestRow timed_row(vk::Context& ctx, const std::string& kernel, const std::string& shape, double tol,
-                      Record record, Check check) {
-  SelftestRow row;
-  row.kernel = kernel;
-  row.shape = shape;
-  row.metric = "max rel err";
-  row.tolerance = tol;
-  vk::Stream s(ctx);
-  const uint32_t t0 = s.timestamp();
-  record(s);
-  const uint32_t t1 = s.timestamp();
-  s.submit_and_wait();
-  row.millis = s.elapsed_ms(t0, t1);
-  row.max_error = check();
-  row.passed = row.max_error <= row.tolerance;
-  if (!row.passed) row.message = "result differs from the float64 reference";
-  return row;
-}
-
-}  // namespace
 
 std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng) {
   std::vector<SelftestRow> rows;

@@ -16,6 +16,7 @@ const std::vector<Case>& all_cases() {
       {"gptq_sweep_block", gptq_sweep_case},
       {"beam_sweep", beam_case},
       {"forward ops", forward_ops_case},
+      {"utility ops", utility_ops_case},
   };
   return cases;
 }

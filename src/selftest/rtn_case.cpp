@@ -10,19 +10,6 @@
 
 namespace vkq::selftest {
 
-namespace {
-// The code argument (w − min)/scale within fp32 rounding of a rounding boundary: there fp32 and
-// float64 may round apart (e.g. a symmetric grid's largest weight sits exactly at maxq/2).
-bool near_tie(double w, const ref::GroupParams& p, const ref::GridSpec& spec) {
-  if (p.scale == 0) return false;
-  const double x = (w - p.min) / p.scale;
-  const double ax = std::abs(x);
-  const double at = spec.format == ref::GridFormat::Q8_0 ? std::abs(ax - std::floor(ax) - 0.5)
-                                                          : std::abs(x - std::floor(x) - 0.5);
-  return at < 1e-5 * (1 + ax);
-}
-}  // namespace
-
 std::vector<SelftestRow> rtn_case(vk::Context& ctx, std::mt19937_64& rng) {
   struct Shape {
     const char* name;
@@ -67,7 +54,7 @@ std::vector<SelftestRow> rtn_case(vk::Context& ctx, std::mt19937_64& rng) {
     for (size_t e = 0; e < t.size(); ++e) {
       q_max = std::max(q_max, std::abs(wq[e]));
       if (codes[e] != want.codes[e]) {
-        differ += !near_tie(td[e], want.params[e / sh.n * groups + (e % sh.n) / g], sh.spec);
+        differ += !code_near_tie(td[e], want.params[e / sh.n * groups + (e % sh.n) / g], sh.spec);
         continue;
       }
       q_err = std::isfinite(q[e]) ? std::max(q_err, std::abs(double(q[e]) - wq[e])) : INFINITY;

@@ -2,13 +2,16 @@
 // returns a row of `vkquant selftest`. Cases are listed in registry.cpp (one line each).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "reference/grid.hpp"
 #include "vk/context.hpp"
+#include "vk/stream.hpp"
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::selftest {
@@ -32,10 +35,45 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
 std::vector<SelftestRow> gptq_sweep_case(vk::Context& ctx, std::mt19937_64& rng);
 std::vector<SelftestRow> beam_case(vk::Context& ctx, std::mt19937_64& rng);
 std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng);
+std::vector<SelftestRow> utility_ops_case(vk::Context& ctx, std::mt19937_64& rng);
 
 // Max-norm relative error; NaN/Inf anywhere gives +inf (an unwritten poisoned element fails).
 double relative_error(const std::vector<float>& got, const std::vector<double>& want);
 std::vector<float> nan_filled(size_t n);
 std::vector<float> uniform(std::mt19937_64& rng, size_t n, float lo, float hi);
+// The code argument (w − min)/scale within fp32 rounding of a rounding boundary: there fp32 and
+// float64 may round apart (e.g. a symmetric grid's largest weight sits exactly at maxq/2).
+inline bool code_near_tie(double w, const ref::GroupParams& p, const ref::GridSpec& spec) {
+  if (p.scale == 0) return false;
+  const double x = (w - p.min) / p.scale;
+  const double ax = std::abs(x);
+  const double at = spec.format == ref::GridFormat::Q8_0 ? std::abs(ax - std::floor(ax) - 0.5)
+                                                          : std::abs(x - std::floor(x) - 0.5);
+  return at < 1e-5 * (1 + ax);
+}
+
+inline std::vector<double> to_d(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// Runs `record` in a fresh stream between two timestamps and fills the row's error (from `check`,
+// after the run) and verdict against `tol`.
+template <class Record, class Check>
+SelftestRow timed_row(vk::Context& ctx, const std::string& kernel, const std::string& shape, double tol,
+                      Record record, Check check) {
+  SelftestRow row;
+  row.kernel = kernel;
+  row.shape = shape;
+  row.metric = "max rel err";
+  row.tolerance = tol;
+  vk::Stream s(ctx);
+  const uint32_t t0 = s.timestamp();
+  record(s);
+  const uint32_t t1 = s.timestamp();
+  s.submit_and_wait();
+  row.millis = s.elapsed_ms(t0, t1);
+  row.max_error = check();
+  row.passed = row.max_error <= row.tolerance;
+  if (!row.passed) row.message = "result differs from the float64 reference";
+  return row;
+}
 
 }  // namespace vkq::selftest

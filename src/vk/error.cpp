@@ -21,8 +21,12 @@ const char* result_name(VkResult r) {
 
 void throw_vk_error(VkResult r, const std::string& operation) {
   std::string msg = "Vulkan: " + operation + " failed with " + result_name(r);
-  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-    throw OutOfDeviceMemory(msg + " (the device ran out of memory; try a smaller --chunk or another --device)");
+  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
+    throw OutOfDeviceMemory(msg + " (the device ran out of memory: lower --chunk-tokens, or choose a device with more "
+                                  "memory with --device)");
+  if (r == VK_ERROR_OUT_OF_HOST_MEMORY)
+    throw OutOfHostMemory(msg + " (the host ran out of memory (RAM) for the driver: close other programs or lower "
+                                "--chunk-tokens)");
   if (r == VK_ERROR_DEVICE_LOST) throw DeviceLost(msg + " (the device was lost; the driver reset it)");
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
     throw Error(msg + " (is a Vulkan driver installed? e.g. Debian's mesa-vulkan-drivers for lavapipe)");

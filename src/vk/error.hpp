@@ -15,6 +15,12 @@ class OutOfDeviceMemory : public Error {
   using Error::Error;
 };
 
+// The driver ran out of host (system) memory: another remedy than device memory, so another type.
+class OutOfHostMemory : public Error {
+ public:
+  using Error::Error;
+};
+
 class DeviceLost : public Error {
  public:
   using Error::Error;

@@ -5,8 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -112,14 +115,41 @@ TEST(CApi, UnknownOrMistypedKeyIsAnErrorNamingIt) {
   EXPECT_FALSE(fs::exists(out));
 }
 
-TEST(CApi, CancelFlagStopsTheRunAndWritesNothing) {
+TEST(CApi, CancelTokenSetBeforeTheRunStopsItAndWritesNothing) {
   ScratchDir dir;
   const std::string out = (dir.path / "cancelled.gguf").string();
-  volatile int cancel = 1;  // set before the run: it must stop at the first check
-  EXPECT_EQ(vkq_quantize(tiny_options(out).dump().c_str(), nullptr, nullptr, &cancel, nullptr), 2);
+  vkq_cancel_token* cancel = vkq_cancel_token_new();
+  ASSERT_NE(cancel, nullptr);
+  vkq_cancel(cancel);  // set before the run: it must stop at the first check
+  EXPECT_EQ(vkq_quantize(tiny_options(out).dump().c_str(), nullptr, nullptr, cancel, nullptr), 2);
   EXPECT_NE(std::string(vkq_last_error()).find("cancelled"), std::string::npos) << vkq_last_error();
   EXPECT_FALSE(fs::exists(out));
   EXPECT_FALSE(fs::exists(out + ".partial"));
+  vkq_cancel_token_free(cancel);
+}
+
+// As an application's UI thread would: vkq_cancel from another thread while the run works.
+TEST(CApi, CancelFromAnotherThreadStopsTheRunAndWritesNothing) {
+  ScratchDir dir;
+  const std::string out = (dir.path / "cancelled-late.gguf").string();
+  vkq_cancel_token* cancel = vkq_cancel_token_new();
+  ASSERT_NE(cancel, nullptr);
+  struct Seen {
+    std::atomic<int> events{0};
+    std::atomic<bool> returned{false};
+  } seen;
+  const auto count = [](const char*, void* user) { static_cast<Seen*>(user)->events.fetch_add(1); };
+  std::thread ui([&] {
+    while (seen.events.load() < 3 && !seen.returned.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    vkq_cancel(cancel);
+  });
+  const int rc = vkq_quantize(tiny_options(out).dump().c_str(), count, &seen, cancel, nullptr);
+  seen.returned = true;
+  ui.join();
+  EXPECT_EQ(rc, 2) << vkq_last_error();
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+  vkq_cancel_token_free(cancel);
 }
 
 }  // namespace

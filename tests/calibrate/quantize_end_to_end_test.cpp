@@ -150,6 +150,41 @@ TEST(QuantizeEndToEnd, Q4_0GptqWritesPlannedTypesReportAndKeepsPerplexityNearFp3
 }
 
 // stories260K without output.weight: llama.cpp then uses the token embedding as the head (tied).
+// The report must let a person reproduce the file: every setting as the run used it.
+TEST(QuantizeEndToEnd, RunReportRecordsTheSettingsOfTheRun) {
+  ScratchDir dir("settings");
+  const std::string out = dir.file("settings.gguf");
+  QuantizeOptions o = small_run("Q4_1", out, 3, 64);
+  o.calib_begin = 0.25;
+  o.lambda = 0.05;
+  o.saliency = "hdiag";
+  o.scale_search = false;
+  o.clip_search = true;
+  o.damp = 0.02;
+  o.block = 64;
+  o.seed = 7;
+  const QuantizeResult r = quantize(o);
+  const auto s = nlohmann::json::parse(file_bytes(r.report_path)).at("settings");
+  EXPECT_EQ(s.at("type"), "Q4_1");
+  EXPECT_EQ(s.at("method"), "gptq");
+  EXPECT_EQ(s.at("calib_file"), "tinystories_val.txt");
+  EXPECT_EQ(s.at("calib_range"), "0.25:0.5");
+  EXPECT_EQ(s.at("calib_seqs"), 3);
+  EXPECT_EQ(s.at("calib_seq_len"), 64);
+  EXPECT_EQ(s.at("calib_protocol"), "sampled");
+  EXPECT_EQ(s.at("saliency"), "hdiag");
+  EXPECT_DOUBLE_EQ(s.at("lambda").get<double>(), 0.05);
+  EXPECT_DOUBLE_EQ(s.at("damp").get<double>(), 0.02);
+  EXPECT_EQ(s.at("block"), 64);
+  EXPECT_EQ(s.at("scale_search"), "clip");
+  EXPECT_EQ(s.at("seed"), 7);
+  EXPECT_EQ(s.at("act_order"), true);
+  // The GGUF's metadata records the same settings.
+  const auto written = model::GgufFile::open(out);
+  EXPECT_EQ(written.get_string("vkquant.saliency"), "hdiag");
+  EXPECT_EQ(written.get_string("vkquant.scale_search"), "clip");
+}
+
 void write_tied_copy(const std::string& from, const std::string& to) {
   const auto src = model::GgufFile::open(from);
   io::GgufWriter w(to, true);

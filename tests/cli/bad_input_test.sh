@@ -75,6 +75,25 @@ tensor_data_offset() {
   echo $(( (pos + 31) / 32 * 32 + found ))
 }
 
+# File offset of a tensor's info field: "dims" (its first dimension, u64) or "type" (u32).
+tensor_info_offset() {
+  local file=$1 want=$2 field=$3 count pos name_len name n_dims
+  count=$(u64_at "$file" 8)
+  pos=$(( $(grep -boa 'token_embd\.weight' "$file" | head -n 1 | cut -d: -f1) - 8 ))
+  for ((i = 0; i < count; ++i)); do
+    name_len=$(u64_at "$file" "$pos")
+    name=$(dd if="$file" bs=1 skip=$((pos + 8)) count="$name_len" status=none)
+    pos=$((pos + 8 + name_len))
+    n_dims=$(u32_at "$file" "$pos")
+    if [ "$name" = "$want" ]; then
+      if [ "$field" = dims ]; then echo $((pos + 4)); else echo $((pos + 4 + 8 * n_dims)); fi
+      return 0
+    fi
+    pos=$((pos + 4 + 8 * n_dims + 12))
+  done
+  return 1
+}
+
 # --- malformed GGUF files ---------------------------------------------------------------------
 head -c 100000 "$MODEL" > "$WORK/truncated.gguf"
 expect_failure truncated-gguf "truncated.gguf" \
@@ -107,6 +126,52 @@ else
   failures=$((failures + 1))
 fi
 
+cp "$MODEL" "$WORK/many-keys.gguf" && chmod u+w "$WORK/many-keys.gguf"
+patch "$WORK/many-keys.gguf" 16 '00 00 00 00 00 00 00 10'  # metadata count 2^60
+expect_failure absurd-metadata-count "many-keys.gguf" \
+  "$VKQ" quantize "$WORK/many-keys.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+if dim_at=$(tensor_info_offset "$MODEL" blk.0.attn_q.weight dims); then
+  cp "$MODEL" "$WORK/huge-dim.gguf" && chmod u+w "$WORK/huge-dim.gguf"
+  patch "$WORK/huge-dim.gguf" "$dim_at" '00 00 00 00 00 00 01 00'  # 2^48 columns
+  expect_failure absurd-dimension "blk.0.attn_q.weight" \
+    "$VKQ" quantize "$WORK/huge-dim.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+  type_at=$(tensor_info_offset "$MODEL" blk.0.attn_q.weight type)
+  cp "$MODEL" "$WORK/bad-type.gguf" && chmod u+w "$WORK/bad-type.gguf"
+  patch "$WORK/bad-type.gguf" "$type_at" '63 00 00 00'  # ggml type 99 does not exist
+  expect_failure unknown-tensor-type "bad-type.gguf" \
+    "$VKQ" quantize "$WORK/bad-type.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+else
+  echo "FAIL absurd-dimension: blk.0.attn_q.weight not found in the tensor infos of $MODEL"
+  failures=$((failures + 1))
+fi
+
+if inf_at=$(tensor_data_offset "$MODEL" blk.1.ffn_up.weight); then
+  cp "$MODEL" "$WORK/inf.gguf" && chmod u+w "$WORK/inf.gguf"
+  patch "$WORK/inf.gguf" $((inf_at + 4 * 3)) '00 00 80 ff'  # −inf
+  expect_failure inf-weight "blk.1.ffn_up.weight" \
+    "$VKQ" quantize "$WORK/inf.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+fi
+
+# --- other model formats ----------------------------------------------------------------------
+printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":{"b":1}}  ' > "$WORK/model.safetensors"
+expect_failure safetensors-file "model.safetensors is a safetensors file" \
+  "$VKQ" quantize "$WORK/model.safetensors" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+mkdir -p "$WORK/hf-folder"
+expect_failure model-folder "hf-folder is a folder" \
+  "$VKQ" quantize "$WORK/hf-folder" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+head -c 4096 /dev/urandom > "$WORK/noise.bin"
+expect_failure unknown-model-format "noise.bin: not a model vkquant reads" \
+  "$VKQ" quantize "$WORK/noise.bin" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+expect_failure llama2c-without-tokenizer "pass its tokenizer with --tokenizer" \
+  "$VKQ" quantize "$DATA/tinystories-260k/stories260K.bin" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+expect_failure tokenizer-with-gguf "--tokenizer is for llama2.c checkpoints" \
+  "$VKQ" quantize "$MODEL" --tokenizer "$DATA/tinystories-260k/tok512.bin" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
 # --- bad options and calibration text ---------------------------------------------------------
 expect_failure unsupported-type "Q4_K_M" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M -o "$OUT" "${SMALL[@]}"
@@ -136,6 +201,49 @@ expect_failure missing-calibration "no-such-text.txt" \
 
 expect_failure missing-model "no-such-model.gguf" \
   "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+# Option names are checked before the model is read: a missing model must not be what fails.
+expect_failure method-typo-before-load "--method beem: expected gptq, rtn, beam or awq" \
+  "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" --method beem "${SMALL[@]}"
+
+expect_failure saliency-typo-before-load "--saliency actt: expected unit, hdiag, act or act2" \
+  "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" --saliency actt "${SMALL[@]}"
+
+expect_failure type-typo-before-load "Q4_O" \
+  "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_O -o "$OUT" "${SMALL[@]}"
+
+expect_failure beam-without-beam-method "--beam 8 sets the beam width of --method beam only" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --beam 8 "${SMALL[@]}"
+
+expect_failure dynamic-groups-with-scale-search "--dynamic-groups takes them from the updated row" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --dynamic-groups --scale-search "${SMALL[@]}"
+
+expect_failure calib-seqs-zero "--calib-seqs must be at least 1" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --calib-seqs 0 --calib-len 32 -q
+
+expect_failure reversed-calib-range "--calib-range '0.5:0.2': need 0 <= BEGIN < END <= 1" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --calib-range 0.5:0.2 "${SMALL[@]}"
+
+expect_failure alpha-above-one "--alpha must be within [0, 1]" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha 2 "${SMALL[@]}"
+
+printf 'Once upon' > "$WORK/short.txt"
+expect_failure text-shorter-than-a-window "short.txt has 2 tokens, fewer than one sequence" \
+  "$VKQ" quantize "$MODEL" --calib "$WORK/short.txt" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+
+expect_failure device-matches-nothing "--device 'no-such-gpu'" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --device no-such-gpu "${SMALL[@]}"
+
+# --- where the output goes: a path through a file, and a full disk -----------------------------
+saved_out=$OUT
+OUT=$CALIB/out.gguf
+expect_failure output-under-a-file "calib.txt/out.gguf.partial: cannot create" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+OUT=$saved_out
+# A 100 KiB file-size limit makes the output's writes fail (EFBIG) as on a full disk; SIGXFSZ is
+# ignored so the write returns the error instead of killing the process.
+expect_failure disk-full "out.gguf.partial: write failed" \
+  bash -c 'ulimit -f 100; trap "" XFSZ; exec "$@"' _ "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
 
 # --- an existing output without --force: refused, and the file is left byte-identical ----------
 EXISTING="$WORK/existing.gguf"

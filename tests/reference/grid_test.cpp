@@ -33,31 +33,23 @@ std::vector<double> random_matrix(std::mt19937_64& rng, size_t m, size_t n) {
   return w;
 }
 
-// ggml's dequantize_row_* for one block, from the packed bytes (ggml-quants.c layout).
+// ggml's dequantize_row_* for one block (ggml-quants.c), applied to the codes.
 std::vector<float> ggml_decode_block(GridFormat f, const int32_t* q, const GroupParams& p) {
+  // ggml's dequantize_row_* formulas on the codes, with d and m as the block stores them (fp16).
+  // The byte layout itself is checked against hand-decoded known bytes in tests/model/ggml_types_test.
   const float d = vkq::half_to_float(vkq::float_to_half(float(p.scale)));
   const float m = vkq::half_to_float(vkq::float_to_half(float(p.min)));
   std::vector<float> y(32);
-  uint8_t qs[16];
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) qs[j] = uint8_t((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
-  for (int j = 0; j < 16; ++j) {
-    qh |= uint32_t((q[j] >> 4) & 1) << j;
-    qh |= uint32_t((q[j + 16] >> 4) & 1) << (j + 16);
-  }
-  for (int j = 0; j < 16; ++j) {
-    const int lo = qs[j] & 0x0F, hi = qs[j] >> 4;
-    const int h0 = int(((qh >> (j + 0)) << 4) & 0x10), h1 = int((qh >> (j + 12)) & 0x10);
+  for (int j = 0; j < 32; ++j) {
     switch (f) {
-      case GridFormat::Q4_0: y[j] = float(lo - 8) * d; y[j + 16] = float(hi - 8) * d; break;
-      case GridFormat::Q4_1: y[j] = float(lo) * d + m; y[j + 16] = float(hi) * d + m; break;
-      case GridFormat::Q5_0: y[j] = float((lo | h0) - 16) * d; y[j + 16] = float((hi | h1) - 16) * d; break;
-      case GridFormat::Q5_1: y[j] = float(lo | h0) * d + m; y[j + 16] = float(hi | h1) * d + m; break;
+      case GridFormat::Q4_0: y[j] = float(q[j] - 8) * d; break;
+      case GridFormat::Q4_1: y[j] = float(q[j]) * d + m; break;
+      case GridFormat::Q5_0: y[j] = float(q[j] - 16) * d; break;
+      case GridFormat::Q5_1: y[j] = float(q[j]) * d + m; break;
+      case GridFormat::Q8_0: y[j] = float(int8_t(q[j])) * d; break;
       default: break;
     }
   }
-  if (f == GridFormat::Q8_0)
-    for (int j = 0; j < 32; ++j) y[j] = float(int8_t(q[j])) * d;
   return y;
 }
 
@@ -147,7 +139,7 @@ TEST(Grid, GgufParamsAreFp16AndCodesInRange) {
   }
 }
 
-TEST(Grid, GgufDecodeMatchesGgmlLayoutAndFormulas) {
+TEST(Grid, GgufDecodeMatchesGgmlFormulas) {
   const uint64_t seed = vkq::test::fresh_seed();
   VKQ_SEED_TRACE(seed);
   std::mt19937_64 rng(seed);

@@ -9,6 +9,7 @@
 #include "kernels/gram.hpp"
 #include "support/test_seed.hpp"
 #include "support/vk_test_env.hpp"
+#include "vk/error.hpp"
 #include "vk/pipeline_cache.hpp"
 #include "vk/shader_blob.hpp"
 
@@ -105,6 +106,27 @@ TEST(Buffers, AbsurdSizeIsAClearError) {
     FAIL();
   } catch (const vk::OutOfDeviceMemory& e) {
     EXPECT_NE(std::string(e.what()).find("absurd"), std::string::npos) << e.what();
+  }
+}
+
+// Out of host memory is not out of device memory: its own type, and hints that exist.
+TEST(VkErrors, OutOfMemoryNamesWhichMemoryAndRealOptions) {
+  try {
+    vk::throw_vk_error(VK_ERROR_OUT_OF_HOST_MEMORY, "vkAllocateMemory");
+    FAIL();
+  } catch (const vk::OutOfHostMemory& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("host ran out of memory"), std::string::npos) << m;
+    EXPECT_NE(m.find("--chunk-tokens"), std::string::npos) << m;
+  }
+  try {
+    vk::throw_vk_error(VK_ERROR_OUT_OF_DEVICE_MEMORY, "vkAllocateMemory");
+    FAIL();
+  } catch (const vk::OutOfDeviceMemory& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("device ran out of memory"), std::string::npos) << m;
+    EXPECT_NE(m.find("--chunk-tokens"), std::string::npos) << m;
+    EXPECT_EQ(m.find("--chunk "), std::string::npos) << m;  // an option that does not exist
   }
 }
 
