@@ -664,6 +664,7 @@ QuantizeResult Driver::run() {
   result.device = ctx_->probe().name;
   result.calibration_tokens = n_tokens;
   if (!opt_.eval_text_path.empty()) {
+    tracker_->begin("evaluate", opt_.eval_text_path, 1, 1);
     auto scored = score_text(*model_q_, *src_->tokenizer,
                              read_text_range(opt_.eval_text_path, opt_.eval_begin, opt_.eval_end),
                              opt_.eval_protocol, opt_.eval_ctx, opt_.eval_max_windows, nullptr, cancel_);

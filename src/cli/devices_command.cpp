@@ -6,6 +6,11 @@
 
 namespace vkq::cli {
 
+bool& json_events() {
+  static bool on = false;
+  return on;
+}
+
 int& exit_code() {
   static int code = 0;
   return code;

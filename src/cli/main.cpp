@@ -1,13 +1,29 @@
 // vkquant command line: parses options into the public API's structures and prints results.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "cli/interrupt_guard.hpp"
 #include "vkquant/vkquant.hpp"
+
+namespace {
+
+// With --json, how the run ended is also an event on stdout (the text stays on stderr).
+int report_end(const char* event, const std::string& message, int code) {
+  if (vkq::cli::json_events())
+    std::printf("%s\n", nlohmann::json{{"event", event}, {"schema", vkq::cli::kJsonEventsSchema}, {"message", message},
+                                       {"exit_code", code}}
+                            .dump()
+                            .c_str());
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vkquant — calibrated LLM weight quantization on any Vulkan GPU"};
@@ -31,17 +47,17 @@ int main(int argc, char** argv) {
   } catch (const vkq::Cancelled& e) {
     std::fprintf(stderr, "vkquant: %s\n", e.what());
     const int sig = vkq::cli::InterruptGuard::received();  // SIGTERM → 143, Ctrl-C (or none) → 130
-    return 128 + (sig ? sig : SIGINT);
+    return report_end("cancelled", e.what(), 128 + (sig ? sig : SIGINT));
   } catch (const vkq::Error& e) {
     std::fprintf(stderr, "vkquant: error: %s\n", e.what());
-    return 1;
+    return report_end("error", e.what(), 1);
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "vkquant: error: out of host memory (RAM): close other programs, or lower --chunk-tokens / "
-                         "--calib-seqs\n");
-    return 1;
+    const std::string m = "out of host memory (RAM): close other programs, or lower --chunk-tokens / --calib-seqs";
+    std::fprintf(stderr, "vkquant: error: %s\n", m.c_str());
+    return report_end("error", m, 1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vkquant: unexpected error: %s\n", e.what());
-    return 1;
+    return report_end("error", std::string("unexpected error: ") + e.what(), 1);
   }
   return vkq::cli::exit_code();
 }

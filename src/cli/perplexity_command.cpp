@@ -39,6 +39,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->callback([] {
     parse_range_option("--range", range, opt.text_begin, opt.text_end);
     opt.protocol = protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
+    json_events() = json;
     ProgressPrinter printer(json ? ProgressStyle::Json : ProgressStyle::Auto);
     CancelFlag cancel{false};
     PerplexityResult r;
@@ -48,7 +49,7 @@ void add_perplexity_command(CLI::App& app) {
     }
     printer.end();
     if (json) {
-      std::printf("%s\n", nlohmann::json{{"event", "result"}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
+      std::printf("%s\n", nlohmann::json{{"event", "result"}, {"schema", kJsonEventsSchema}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
                                          {"windows", r.windows}, {"tokens", r.tokens}, {"ctx", r.ctx}, {"protocol", protocol},
                                          {"device", r.device}, {"seconds", r.seconds}}
                               .dump()

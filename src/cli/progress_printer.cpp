@@ -1,5 +1,7 @@
 #include "cli/progress_printer.hpp"
 
+#include "cli/commands.hpp"
+
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@ std::string format_duration(double seconds) {
 }
 
 std::string progress_event_json(const ProgressEvent& e) {
-  nlohmann::json j = {{"event", "progress"}, {"stage", e.stage}, {"item", e.item}, {"step", e.step},
+  nlohmann::json j = {{"event", "progress"}, {"schema", kJsonEventsSchema}, {"stage", e.stage}, {"item", e.item}, {"step", e.step},
                       {"steps", e.steps}, {"fraction", e.fraction}, {"elapsed_s", e.elapsed_seconds},
                       {"eta_s", e.eta_seconds}};
   if (!e.message.empty()) j["message"] = e.message;

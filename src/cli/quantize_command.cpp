@@ -122,6 +122,7 @@ void add_quantize_command(CLI::App& app) {
     parse_range_option("--eval-range", eval_range, o.eval_begin, o.eval_end);
     o.calib_protocol = calib_protocol == "llama" ? CalibrationProtocol::Llama : CalibrationProtocol::Sampled;
     o.eval_protocol = eval_protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
+    json_events() = json;
     ProgressPrinter printer(json ? ProgressStyle::Json : quiet ? ProgressStyle::Quiet : ProgressStyle::Auto);
     CancelFlag cancel{false};
     QuantizeResult r;
@@ -134,7 +135,7 @@ void add_quantize_command(CLI::App& app) {
       nlohmann::json t = nlohmann::json::array();
       for (const auto& x : r.tensors)
         t.push_back({{"name", x.name}, {"type", x.type}, {"method", x.method}, {"loss", x.loss}, {"note", x.note}});
-      nlohmann::json j = {{"event", "result"}, {"output", r.output_path}, {"report", r.report_path},
+      nlohmann::json j = {{"event", "result"}, {"schema", kJsonEventsSchema}, {"output", r.output_path}, {"report", r.report_path},
                           {"seconds", r.seconds}, {"peak_device_bytes", r.peak_device_bytes}, {"tensors", t}};
       if (r.evaluated) j["perplexity"] = r.evaluation.perplexity;
       std::printf("%s\n", j.dump().c_str());

@@ -115,18 +115,22 @@ const Llama2cTensor& Llama2cModel::tensor(std::string_view name) const {
 
 Llama2cModel read_llama2c_checkpoint(const std::string& path) {
   const MappedFile file = MappedFile::open(path);
-  ByteReader r(file.data(), file.size(), path);
+  return read_llama2c_checkpoint(file.data(), file.size(), path);
+}
+
+Llama2cModel read_llama2c_checkpoint(const uint8_t* data, uint64_t size, const std::string& path) {
+  ByteReader r(data, size, path);
   Llama2cModel m;
   m.config = read_config(r, path);
   const Llama2cConfig& c = m.config;
   const Sections s = sections_of(c, path);
   const uint64_t expected = kHeaderBytes + s.total() * sizeof(float);
-  if (file.size() != expected)
-    fail(path, "file is " + std::to_string(file.size()) + " bytes but its header (" + describe(c) + ", " +
+  if (size != expected)
+    fail(path, "file is " + std::to_string(size) + " bytes but its header (" + describe(c) + ", " +
                    (c.shared_classifier ? "shared" : "separate") + " classifier) needs exactly " +
                    std::to_string(expected) + " bytes");
 
-  const uint8_t* base = file.data() + kHeaderBytes;
+  const uint8_t* base = data + kHeaderBytes;
   const uint64_t dim = uint64_t(c.dim), hidden = uint64_t(c.hidden_dim), kv = uint64_t(c.kv_dim());
   const uint64_t vocab = uint64_t(c.vocab_size);
   // Start (in floats) of each section.

@@ -48,6 +48,8 @@ struct Llama2cModel {
 // Reads a version-0 checkpoint: 7 int32 header, fp32 tensors, freq_cis tables, and the
 // classifier last when vocab_size < 0. vkq::Error naming the file and the problem otherwise.
 Llama2cModel read_llama2c_checkpoint(const std::string& path);
+// The same from bytes in memory; `name` stands for the file in messages (fuzzing, tests).
+Llama2cModel read_llama2c_checkpoint(const uint8_t* data, uint64_t size, const std::string& name);
 
 struct Llama2cVocab {
   int32_t max_token_length = 0;
@@ -58,5 +60,7 @@ struct Llama2cVocab {
 // Reads int32 max_token_length, then per token float32 score, int32 length, bytes.
 // vocab_size > 0: exactly that many tokens and nothing after them; 0: tokens up to the end.
 Llama2cVocab read_llama2c_tokenizer(const std::string& path, int32_t vocab_size = 0);
+Llama2cVocab read_llama2c_tokenizer(const uint8_t* data, uint64_t size, const std::string& name,
+                                    int32_t vocab_size = 0);
 
 }  // namespace vkq::model

@@ -13,7 +13,12 @@ namespace vkq::model {
 Llama2cVocab read_llama2c_tokenizer(const std::string& path, int32_t vocab_size) {
   if (vocab_size < 0) throw Error(path + ": expected vocab size " + std::to_string(vocab_size) + " is negative");
   const MappedFile file = MappedFile::open(path);
-  ByteReader r(file.data(), file.size(), path);
+  return read_llama2c_tokenizer(file.data(), file.size(), path, vocab_size);
+}
+
+Llama2cVocab read_llama2c_tokenizer(const uint8_t* data, uint64_t size, const std::string& path, int32_t vocab_size) {
+  if (vocab_size < 0) throw Error(path + ": expected vocab size " + std::to_string(vocab_size) + " is negative");
+  ByteReader r(data, size, path);
   Llama2cVocab vocab;
   vocab.max_token_length = r.read<int32_t>("max_token_length");
   if (vocab.max_token_length <= 0)

@@ -1,10 +1,11 @@
-// libFuzzer target for the GGUF reader: any input must either parse or throw vkq::Error.
+// Fuzz target for the GGUF reader: any input must either parse or throw vkq::Error.
 // A parsed file is exercised further — metadata accessors and decoding every readable tensor —
 // so a validation gap shows up as an out-of-bounds read under the sanitizers.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "fuzz_targets.hpp"
 #include "model/gguf.hpp"
 #include "vkquant/vkquant.hpp"
 
@@ -17,7 +18,9 @@ void touch_value(const vkq::model::GgufValue& v) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace vkq::fuzz {
+
+int gguf_one_input(const uint8_t* data, size_t size) {
   try {
     const auto file = vkq::model::GgufFile::from_memory(std::vector<uint8_t>(data, data + size), "fuzz-input");
     for (const auto& [key, value] : file.metadata()) {
@@ -33,3 +36,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
+
+}  // namespace vkq::fuzz
