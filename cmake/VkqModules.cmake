@@ -77,11 +77,17 @@ function(vkq_public_library name)
   foreach(lib ${name}_static ${name}_shared)
     foreach(t IN LISTS all)
       target_sources(${lib} PRIVATE $<TARGET_OBJECTS:${t}>)
-      target_link_libraries(${lib} PRIVATE ${t})
+      # The modules' usage requirements at build time only: installed users see the public headers.
+      target_link_libraries(${lib} PRIVATE $<BUILD_INTERFACE:${t}>)
     endforeach()
-    target_include_directories(${lib} PUBLIC ${PROJECT_SOURCE_DIR}/include)
+    target_include_directories(${lib} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                             $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
     set_target_properties(${lib} PROPERTIES OUTPUT_NAME ${name})
   endforeach()
   target_link_libraries(${name}_static INTERFACE Vulkan::Vulkan Threads::Threads)
-  set_target_properties(${name}_shared PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  # SONAME libvkquant.so.0 while the API is 0.x (every 0.y may break it: the minor is in the name too).
+  set_target_properties(${name}_shared PROPERTIES VERSION ${PROJECT_VERSION}
+                                                  SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}
+                                                  EXPORT_NAME ${name})
+  set_target_properties(${name}_static PROPERTIES EXPORT_NAME ${name}_static)
 endfunction()

@@ -78,9 +78,29 @@ TEST_P(CrossGramShapes, MatchesReference) {
   }
   auto got = run_cross(n, xf, xq, tokens, alphas, 3);
   // fp32 products summed with compensation: errors near fp32 rounding of each term, 1e-5 leaves margin
-  // for the fp32 ΔX = X_f − X_q subtraction (relative 2^-24 of ΔX) and the fp32 weight.
-  EXPECT_LE(max_rel(got.d_host, want.cross_gram()), 1e-5);
-  EXPECT_LE(test::max_rel_error(got.d_device, want.cross_gram()), 1e-5);
+  // for the fp32 ΔX = X_f − X_q subtraction (relative 2^-24 of ΔX) and the fp32 weight. Each entry is
+  // judged against Σ_t α|Δ_ti||x_tj| (the same sum without cancellation): a few tokens can cancel to
+  // almost nothing, and then no fp32 sum is accurate relative to the result itself.
+  std::vector<float> abs_f(xf.size()), abs_q(xq.size());
+  for (size_t i = 0; i < xf.size(); ++i) abs_q[i] = std::fabs(xq[i]), abs_f[i] = abs_q[i] + std::fabs(xf[i] - xq[i]);
+  ref::CrossGramRef scale(n);
+  done = 0;
+  for (uint32_t c = 0; c < 3; ++c) {
+    const uint32_t cnt = c + 1 == 3 ? tokens - done : tokens / 3 + (c % 2);
+    scale.accumulate(abs_f.data() + size_t(done) * n, abs_q.data() + size_t(done) * n, cnt, double(float(alphas[c])));
+    done += cnt;
+  }
+  const auto& w = want.cross_gram();
+  const auto& bound = scale.cross_gram();
+  double worst_host = 0, worst_device = 0;
+  for (size_t e = 0; e < w.size(); ++e) {
+    const double b = std::max(bound[e], 1e-300);
+    worst_host = std::max(worst_host, std::fabs(got.d_host[e] - w[e]) / b);
+    worst_device = std::isfinite(got.d_device[e]) ? std::max(worst_device, std::fabs(double(got.d_device[e]) - w[e]) / b)
+                                                  : INFINITY;
+  }
+  EXPECT_LE(worst_host, 1e-5);
+  EXPECT_LE(worst_device, 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Awkward, CrossGramShapes,
