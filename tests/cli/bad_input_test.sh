@@ -54,10 +54,11 @@ patch() {
 u64_at() { od -A n -t u8 -j "$2" -N 8 "$1" | tr -d ' '; }
 u32_at() { od -A n -t u4 -j "$2" -N 4 "$1" | tr -d ' '; }
 
-# Absolute file offset of a tensor's data, from the GGUF tensor infos (which follow the metadata;
-# the first is token_embd.weight in this file). Alignment: the GGUF default of 32.
-tensor_data_offset() {
-  local file=$1 want=$2 count pos name_len name n_dims type off found=""
+# One line per GGUF tensor info — NAME DIMS_AT TYPE_AT DATA_OFFSET (file offsets of its first
+# dimension and its type; its data offset within the data section) — then "end POS" where the infos
+# end. The infos follow the metadata; the first is token_embd.weight in this file.
+tensor_infos() {
+  local file=$1 count pos name_len name n_dims
   count=$(u64_at "$file" 8)
   pos=$(( $(grep -boa 'token_embd\.weight' "$file" | head -n 1 | cut -d: -f1) - 8 ))
   for ((i = 0; i < count; ++i)); do
@@ -65,33 +66,27 @@ tensor_data_offset() {
     name=$(dd if="$file" bs=1 skip=$((pos + 8)) count="$name_len" status=none)
     pos=$((pos + 8 + name_len))
     n_dims=$(u32_at "$file" "$pos")
-    pos=$((pos + 4 + 8 * n_dims))
-    type=$(u32_at "$file" "$pos")
-    off=$(u64_at "$file" $((pos + 4)))
-    pos=$((pos + 12))
-    [ "$name" = "$want" ] && found=$off
+    echo "$name $((pos + 4)) $((pos + 4 + 8 * n_dims)) $(u64_at "$file" $((pos + 8 + 8 * n_dims)))"
+    pos=$((pos + 4 + 8 * n_dims + 12))
   done
-  [ -n "$found" ] || return 1
-  echo $(( (pos + 31) / 32 * 32 + found ))
+  echo "end $pos"
+}
+
+# Absolute file offset of a tensor's data (alignment: the GGUF default of 32).
+tensor_data_offset() {
+  local infos end off
+  infos=$(tensor_infos "$1")
+  end=$(awk '$1 == "end" { print $2 }' <<< "$infos")
+  off=$(awk -v n="$2" '$1 == n { print $4 }' <<< "$infos")
+  [ -n "$off" ] || return 1
+  echo $(( (end + 31) / 32 * 32 + off ))
 }
 
 # File offset of a tensor's info field: "dims" (its first dimension, u64) or "type" (u32).
 tensor_info_offset() {
-  local file=$1 want=$2 field=$3 count pos name_len name n_dims
-  count=$(u64_at "$file" 8)
-  pos=$(( $(grep -boa 'token_embd\.weight' "$file" | head -n 1 | cut -d: -f1) - 8 ))
-  for ((i = 0; i < count; ++i)); do
-    name_len=$(u64_at "$file" "$pos")
-    name=$(dd if="$file" bs=1 skip=$((pos + 8)) count="$name_len" status=none)
-    pos=$((pos + 8 + name_len))
-    n_dims=$(u32_at "$file" "$pos")
-    if [ "$name" = "$want" ]; then
-      if [ "$field" = dims ]; then echo $((pos + 4)); else echo $((pos + 4 + 8 * n_dims)); fi
-      return 0
-    fi
-    pos=$((pos + 4 + 8 * n_dims + 12))
-  done
-  return 1
+  local col=3
+  [ "$3" = dims ] && col=2
+  awk -v n="$2" -v c="$col" '$1 == n { print $c; found = 1 } END { exit !found }' <<< "$(tensor_infos "$1")"
 }
 
 # --- malformed GGUF files ---------------------------------------------------------------------
