@@ -188,6 +188,43 @@ TEST(LayerQuantizer, BeamAndDeadColumnsMatchReference) {
   EXPECT_LE(c.loss_rel, kLossTol) << "gpu " << c.gpu_loss << " ref " << c.ref_loss;
 }
 
+// K-SNRQ: beam search on the asymmetric (SNRQ/GPTAQ) target T = W + α W D H̃⁻¹, with the per-group
+// scale search, against the float64 reference; the beam's objective is never above greedy's.
+TEST(LayerQuantizer, BeamOnTheAsymmetricTargetWithScaleSearchMatchesReference) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const auto p = make_problem(rng, 6, 64, 400, true);
+  auto o = options(ref::Method::beam, ref::GridFormat::Q4_0, 4, 32, true);
+  o.beam_width = 4;
+  o.alpha = 0.38;
+  o.clip.enabled = true, o.clip.step = 0.015, o.clip.candidates = 21, o.clip.expand = 10, o.clip.refit = true;
+  const auto beam = run_both(p, o);
+  EXPECT_GE(beam.code_agreement, 0.9);
+  EXPECT_LE(beam.loss_rel, 1e-2) << "gpu " << beam.gpu_loss << " ref " << beam.ref_loss;
+  ASSERT_GE(beam.ref_alpha_star, 0.0);
+  o.method = ref::Method::gptq;
+  const auto greedy = run_both(p, o);
+  EXPECT_LE(beam.ref_loss, greedy.ref_loss * (1 + 1e-9));
+}
+
+// SARQC (λ > 0, activation saliency) together with α > 0 and the scale search on a GGUF grid.
+TEST(LayerQuantizer, SarqcWithAlphaAndScaleSearchMatchesReference) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const auto p = make_problem(rng, 6, 64, 400, true);
+  auto o = options(ref::Method::gptq, ref::GridFormat::Q5_1, 5, 32, true);
+  o.lambda = 0.3;
+  o.saliency = ref::Saliency::act2;
+  o.alpha = 0.25;
+  o.clip.enabled = true, o.clip.step = 0.015, o.clip.candidates = 21, o.clip.expand = 10, o.clip.refit = true;
+  o.clip.about_min = true;
+  const auto c = run_both(p, o);
+  EXPECT_GE(c.code_agreement, 0.9);
+  EXPECT_LE(c.loss_rel, 1e-2) << "gpu " << c.gpu_loss << " ref " << c.ref_loss;
+}
+
 TEST(LayerQuantizer, GptqBeatsRtnOnCorrelatedInputs) {
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
