@@ -18,6 +18,7 @@ const char* linear_group_name(LinearGroup g) {
 struct TransformerModel::Block {
   vk::Buffer attn_norm, ffn_norm;
   vk::Buffer linears[7];  // in model::kBlockLinears order
+  vk::Buffer qkv_bias[3];  // attn_q, attn_k, attn_v biases (config().qkv_bias only)
 };
 
 namespace {
@@ -61,6 +62,10 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
     blkw->ffn_norm = vk::upload_new(ctx, w.ffn_norm(b), pre + "ffn_norm");
     for (int i = 0; i < 7; ++i)
       blkw->linears[i] = vk::upload_new(ctx, w.linear(b, model::kBlockLinears[i]).data, pre + model::kBlockLinears[i]);
+    if (c.qkv_bias)
+      for (int i = 0; i < 3; ++i)
+        blkw->qkv_bias[i] = vk::upload_new(ctx, w.linear_bias(b, model::kBlockLinears[i]),
+                                           pre + model::kBlockLinears[i] + ".bias");
     blocks_.push_back(std::move(blkw));
   }
 }
@@ -213,6 +218,12 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   linear(s, d.norm, b.linears[1], kb, n, c.dim, c.kv_dim(), kv_off);
   linear(s, d.norm, b.linears[2], vb, n, c.dim, c.kv_dim(), kv_off);
   s.barrier();
+  if (c.qkv_bias) {  // qwen2: y = x·Wᵀ + b for q, k and v
+    add_.add_row_bias(s, d.q, b.qkv_bias[0], n, c.q_dim());
+    add_.add_row_bias(s, kb, b.qkv_bias[1], n, c.kv_dim(), kv_off);
+    add_.add_row_bias(s, vb, b.qkv_bias[2], n, c.kv_dim(), kv_off);
+    s.barrier();
+  }
   rope_.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});
   rope_.run(s, kb, d.positions, {n, c.n_kv_heads, c.head_dim, kv_off, 0});
   s.barrier();

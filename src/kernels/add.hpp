@@ -1,4 +1,5 @@
-// Host wrapper of shaders/add.comp: out = a + b, elementwise (the residual connections).
+// Host wrapper of shaders/add.comp: out = a + b, elementwise (the residual connections), and a bias
+// added to every row of an activation.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,9 @@ class Add {
   ~Add();
   // The first `count` elements of each buffer; out may be a or b.
   void run(vk::Stream& s, const vk::Buffer& a, const vk::Buffer& b, vk::Buffer& out, uint32_t count);
+  // x[offset + r·cols + j] += bias[j] for r < rows (a linear's bias, in place; offset in elements).
+  void add_row_bias(vk::Stream& s, vk::Buffer& x, const vk::Buffer& bias, uint32_t rows, uint32_t cols,
+                    uint64_t offset = 0);
 
  private:
   std::unique_ptr<vk::Kernel> kernel_;

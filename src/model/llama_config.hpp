@@ -31,14 +31,17 @@ struct LlamaConfig {
   double rope_scale = 1.0;        // linear scaling factor: positions are divided by it
   RopeLayout rope_layout = RopeLayout::Normal;
   double rms_eps = 1e-5;
+  bool qkv_bias = false;          // qwen2: attn_q/k/v carry biases (blk.N.attn_{q,k,v}.bias)
 
   uint32_t q_dim() const { return n_heads * head_dim; }
   uint32_t kv_dim() const { return n_kv_heads * head_dim; }
 };
 
-// Reads `<arch>.*` keys; general.architecture must be `llama`. vkq::Error naming the key and the
-// file for a missing required key, naming the architecture for any other architecture, and for
-// an unsupported rope scaling type or inconsistent dimensions.
+// Reads `<arch>.*` keys; general.architecture must be one the forward pass runs: `llama` (also
+// Mistral, which llama.cpp writes as llama) or `qwen2` (llama's block with q/k/v biases and NeoX
+// RoPE, as llama.cpp's LLM_ARCH_QWEN2). vkq::Error naming the key and the file for a missing required
+// key, naming the architecture (and listing the supported ones) for any other, and for an
+// unsupported rope scaling type or inconsistent dimensions.
 LlamaConfig llama_config_from_gguf(const GgufFile& file);
 
 // The llama2.c header's config (RMSNorm eps 1e-5, theta 10000, interleaved RoPE, as run.c does).
@@ -55,6 +58,9 @@ struct LinearShape {
 LinearShape linear_shape(const LlamaConfig& c, std::string_view name);
 
 // The seven linears of a block in GGUF naming, in the order the forward pass uses them.
+// Architectures llama_config_from_gguf accepts, for messages.
+inline constexpr const char* kSupportedArchitectures = "llama, qwen2";
+
 inline constexpr const char* kBlockLinears[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
                                                   "ffn_gate", "ffn_up", "ffn_down"};
 

@@ -103,6 +103,11 @@ std::vector<float> ModelWeights::ffn_norm(uint32_t block) const {
   return tensor("blk." + std::to_string(block) + ".ffn_norm.weight", 1, config().dim).data;
 }
 
+std::vector<float> ModelWeights::linear_bias(uint32_t block, const std::string& name) const {
+  const LinearShape s = linear_shape(config(), name);
+  return tensor("blk." + std::to_string(block) + "." + name + ".bias", 1, s.rows).data;
+}
+
 WeightMatrix ModelWeights::linear(uint32_t block, const std::string& name) const {
   if (block >= config().n_layers)
     throw Error(config().source + ": block " + std::to_string(block) + " out of range (" +

@@ -40,6 +40,8 @@ class ModelWeights {
   std::vector<float> attn_norm(uint32_t block) const;      // dim
   std::vector<float> ffn_norm(uint32_t block) const;       // dim
   WeightMatrix linear(uint32_t block, const std::string& name) const;  // shape from linear_shape()
+  // The bias of attn_q, attn_k or attn_v (config().qkv_bias models): one value per output row.
+  std::vector<float> linear_bias(uint32_t block, const std::string& name) const;
 
   // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
   WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;

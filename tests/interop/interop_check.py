@@ -3,6 +3,10 @@
 
   interop_check.py fp32  --vkquant BIN --llama-bin DIR --data DIR --work DIR
       our forward pass on the FP32 stories260K agrees with llama-perplexity.
+  interop_check.py arch ARCH  (same options)
+      a small synthetic model of ARCH (qwen2), written with the PyPI `gguf` writer: our forward agrees with
+      llama-perplexity on it (and moves when its biases are zeroed, so they are used); vkquant quantizes it to
+      Q4_0 and llama-perplexity scores that file as `vkquant perplexity` does.
   interop_check.py type TYPE  (same options)
       vkquant quantizes stories260K to TYPE; llama-perplexity loads the file and its perplexity agrees with
       `vkquant perplexity --protocol llama` on the same file, text and context; the run's in-memory evaluation
@@ -179,9 +183,39 @@ def check_type(args) -> bool:
     return ok
 
 
+def check_arch(args) -> bool:
+    import synthetic_model  # next to this script; needs numpy and gguf (the venv)
+    arch = args.type
+    if arch not in synthetic_model.WRITERS:
+        raise SystemExit(f"FAILED: no synthetic model for architecture {arch!r}")
+    model = os.path.join(args.work, f"synthetic-{arch}.gguf")
+    synthetic_model.WRITERS[arch](model)
+    text = eval_text(args.data, args.work)
+    ok = compare(f"F32 synthetic {arch}", vkquant_ppl(args, model, text), llama_ppl(args, model, text), TOL_FLOAT)
+
+    no_bias = os.path.join(args.work, f"synthetic-{arch}-no-bias.gguf")
+    synthetic_model.WRITERS[arch](no_bias, zero_bias=True)
+    with_b, without_b = vkquant_ppl(args, model, text), vkquant_ppl(args, no_bias, text)
+    moved = abs(with_b - without_b) / with_b
+    print(f"{arch}: perplexity {with_b:.4f} with its biases, {without_b:.4f} with them zeroed "
+          f"(moves {moved:.2e}, must exceed {100 * TOL_FLOAT:.0e}) {'ok' if moved > 100 * TOL_FLOAT else 'FAILED'}")
+    ok &= moved > 100 * TOL_FLOAT
+
+    calib = os.path.join(args.data, "tinystories-valid", "tinystories_val.txt")
+    q = os.path.join(args.work, f"synthetic-{arch}-Q4_0.gguf")
+    run([args.vkquant, "quantize", model, "--calib", calib, "--calib-range", "0.5:1", "--calib-seqs", "8",
+         "--calib-len", "128", "-t", "Q4_0", "-o", q, "--force", "--quiet"])
+    types = tensor_types(q)
+    biases = {n: t for n, t in types.items() if n.endswith(".bias")}
+    print(f"{arch} Q4_0: bias tensors {sorted(set(biases.values()))}, attn_q {types.get('blk.0.attn_q.weight')}")
+    ok &= bool(biases) and set(biases.values()) == {"F32"} and types.get("blk.0.attn_q.weight") == "Q4_0"
+    ok &= compare(f"Q4_0 synthetic {arch}", vkquant_ppl(args, q, text), llama_ppl(args, q, text), TOL_QUANT)
+    return ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["fp32", "type"])
+    ap.add_argument("case", choices=["fp32", "type", "arch"])
     ap.add_argument("type", nargs="?")
     ap.add_argument("--vkquant", required=True)
     ap.add_argument("--llama-bin", required=True)
@@ -189,7 +223,8 @@ def main() -> int:
     ap.add_argument("--work", required=True)
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    ok = check_fp32(args) if args.case == "fp32" else check_type(args)
+    checks = {"fp32": check_fp32, "type": check_type, "arch": check_arch}
+    ok = checks[args.case](args)
     print("PASSED" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -1,12 +1,15 @@
 // add vs the float64 reference: awkward lengths, poisoned output, and in place (out = a).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
+#include <tuple>
 
 #include "kernels/add.hpp"
 #include "reference/elementwise_ref.hpp"
 #include "support/test_seed.hpp"
 #include "support/vk_test_env.hpp"
+#include "vkquant/vkquant.hpp"
 
 namespace vkq {
 namespace {
@@ -37,6 +40,35 @@ TEST_P(AddSizes, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, AddSizes, testing::Values(1u, 7u, 33u, 127u, 129u, 4194305u));
+
+// A bias on every row of a rows × cols block at an element offset (a KV-cache slot), in place; the
+// elements before and after the block are untouched.
+TEST(AddRowBias, MatchesReferenceAtAnOffset) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  for (auto [rows, cols, off] : {std::tuple{1u, 1u, 0u}, std::tuple{7u, 33u, 5u}, std::tuple{129u, 64u, 128u}}) {
+    auto x = test::random_floats(rng, size_t(off) + size_t(rows) * cols + 3);
+    auto bias = test::random_floats(rng, cols);
+    auto xb = vk::upload_new(ctx, x, "x");
+    auto bb = vk::upload_new(ctx, bias, "bias");
+    kernels::Add k(ctx);
+    vk::Stream s(ctx);
+    k.add_row_bias(s, xb, bb, rows, cols, off);
+    s.submit_and_wait();
+    const auto got = vk::download_all<float>(ctx, xb, x.size());
+    for (size_t e = 0; e < x.size(); ++e) {
+      const bool inside = e >= off && e < off + size_t(rows) * cols;
+      const double want = inside ? double(x[e]) + bias[(e - off) % cols] : double(x[e]);
+      ASSERT_NEAR(got[e], want, 1.2e-7 * (std::fabs(want) + std::fabs(x[e]))) << rows << "x" << cols << " element " << e;
+    }
+  }
+  kernels::Add k(ctx);
+  auto small = vk::upload_new(ctx, std::vector<float>(8, 0.f), "small");
+  vk::Stream s(ctx);
+  EXPECT_THROW(k.add_row_bias(s, small, small, 3, 4), Error);  // 12 elements do not fit in 8
+}
 
 }  // namespace
 }  // namespace vkq

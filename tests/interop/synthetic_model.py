@@ -1,0 +1,80 @@
+"""Small synthetic models of the architectures vkquant runs, written with the PyPI `gguf` writer (the
+independent writer): random F32 weights scaled so activations stay O(1) and predictions are far
+from uniform, and a byte-level BPE vocabulary (256 byte tokens, a few merges, an end-of-text control
+token) with the pre-tokenizer the architecture's models name. Used by interop_check.py `arch`."""
+import numpy as np
+import gguf
+
+
+def byte_level_tokens():
+    """GPT-2's byte → printable code point mapping: the 256 byte tokens of a byte-level BPE vocab."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    table = dict(zip(bs, cs))
+    return [chr(table[b]) for b in range(256)]
+
+
+MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ s", "e d", "Ġ w", "o n", "Ġ h"]
+
+
+def write_qwen2(path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_heads: int = 2, hidden: int = 128,
+                layers: int = 2, ctx: int = 256, zero_bias: bool = False):
+    rng = np.random.default_rng(seed)
+    tokens = byte_level_tokens() + ["".join(m.split(" ")) for m in MERGES] + ["<|endoftext|>"]
+    types = [gguf.TokenType.NORMAL] * (len(tokens) - 1) + [gguf.TokenType.CONTROL]
+    vocab = len(tokens)
+    head_dim = dim // heads
+    w = gguf.GGUFWriter(path, "qwen2")
+    w.add_context_length(ctx)
+    w.add_embedding_length(dim)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(hidden)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv_heads)
+    w.add_rope_freq_base(1000000.0)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(MERGES)
+    w.add_eos_token_id(vocab - 1)
+    w.add_bos_token_id(vocab - 1)
+    w.add_add_bos_token(False)
+
+    def mat(rows, cols, scale=1.0):
+        return (rng.standard_normal((rows, cols)) * scale / np.sqrt(cols)).astype(np.float32)
+
+    def vec(n, scale):
+        return (rng.standard_normal(n) * scale).astype(np.float32)
+
+    w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim))).astype(np.float32))
+    w.add_tensor("output_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
+    w.add_tensor("output.weight", mat(vocab, dim, 1.5))
+    for b in range(layers):
+        p = f"blk.{b}."
+        w.add_tensor(p + "attn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
+        for name, rows, scale in (("attn_q", heads * head_dim, 2.0), ("attn_k", kv_heads * head_dim, 2.0),
+                                  ("attn_v", kv_heads * head_dim, 1.0)):
+            w.add_tensor(p + name + ".weight", mat(rows, dim, scale))
+            bias = vec(rows, 1.0)  # large: a forward that drops or misplaces it scores far off
+            w.add_tensor(p + name + ".bias", np.zeros_like(bias) if zero_bias else bias)
+        w.add_tensor(p + "attn_output.weight", mat(dim, heads * head_dim))
+        w.add_tensor(p + "ffn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
+        w.add_tensor(p + "ffn_gate.weight", mat(hidden, dim))
+        w.add_tensor(p + "ffn_up.weight", mat(hidden, dim))
+        w.add_tensor(p + "ffn_down.weight", mat(dim, hidden))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+WRITERS = {"qwen2": write_qwen2}
