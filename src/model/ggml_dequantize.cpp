@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/float16.hpp"
+#include "model/ggml_dequantize_k.hpp"
 #include "model/ggml_types.hpp"
 #include "vkquant/vkquant.hpp"
 
@@ -106,9 +107,14 @@ void dequantize_row(GgmlType t, const uint8_t* src, float* dst, uint64_t n) {
     case GgmlType::Q4_1: dequantize_q4_1(src, dst, n / QK); return;
     case GgmlType::Q5_0: dequantize_q5_0(src, dst, n / QK); return;
     case GgmlType::Q5_1: dequantize_q5_1(src, dst, n / QK); return;
+    case GgmlType::Q2_K: dequantize_q2_k(src, dst, n / bs); return;
+    case GgmlType::Q3_K: dequantize_q3_k(src, dst, n / bs); return;
+    case GgmlType::Q4_K: dequantize_q4_k(src, dst, n / bs); return;
+    case GgmlType::Q5_K: dequantize_q5_k(src, dst, n / bs); return;
+    case GgmlType::Q6_K: dequantize_q6_k(src, dst, n / bs); return;
     default:
-      throw Error(std::string("dequantize_row: type ") + ggml_type_name(t) +
-                  " cannot be decoded (readable types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)");
+      throw Error(std::string("dequantize_row: type ") + ggml_type_name(t) + " cannot be decoded (readable types: " +
+                  kReadableTypes + ")");
   }
 }
 

@@ -116,6 +116,7 @@ bool is_supported_for_reading(GgmlType t) {
   switch (t) {
     case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0:
     case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
+    case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
       return true;
     default:
       return false;
@@ -125,7 +126,7 @@ bool is_supported_for_reading(GgmlType t) {
 void require_readable(GgmlType t, std::string_view tensor_name) {
   if (is_supported_for_reading(t)) return;
   throw Error("tensor '" + std::string(tensor_name) + "' has type " + ggml_type_name(t) +
-              ", which vkquant cannot read (readable types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)");
+              ", which vkquant cannot read (readable types: " + kReadableTypes + ")");
 }
 
 }  // namespace vkq::model

@@ -1,15 +1,18 @@
 // An independent reader agrees with our writer: quantize random weights with the grids, pack them
 // as GGUF blocks, write the file, and let the PyPI `gguf` package dequantize every tensor with its
-// own code; its values must equal our dequantized values bit for bit. Skipped, with the reason,
+// own code; its values must equal our dequantized values bit for bit. The K types we only read
+// (Q2_K … Q6_K, random blocks) are decoded by both and compared the same way. Skipped, with the reason,
 // when the Python environment (created by the ctest fixture python.venv) is missing.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include "common/float16.hpp"
 #include "io/gguf_writer.hpp"
 #include "model/ggml_types.hpp"
 #include "model/gguf.hpp"
@@ -73,6 +76,32 @@ TEST(GgufIndependentReader, PythonGgufDequantizesOurTensorsBitForBit) {
       std::ofstream(dir / (name + ".f32"), std::ios::binary).write(reinterpret_cast<const char*>(ours.data()),
                                                                    std::streamsize(ours.size() * 4));
       writer.add_tensor(name, {cols, rows}, f.type, std::move(bytes));
+    }
+    // K types (read only: requantization inputs): random bytes with finite fp16 super-block scales at
+    // their offsets in the block, decoded by us and by the gguf package.
+    struct KType {
+      model::GgmlType type;
+      std::vector<size_t> half_offsets;
+    };
+    const KType ktypes[] = {{model::GgmlType::Q2_K, {80, 82}}, {model::GgmlType::Q3_K, {108}},
+                            {model::GgmlType::Q4_K, {0, 2}},   {model::GgmlType::Q5_K, {0, 2}},
+                            {model::GgmlType::Q6_K, {208}}};
+    const size_t kcols = 512, krows = 3;
+    for (const auto& k : ktypes) {
+      const size_t block_bytes = model::ggml_block_bytes(k.type);
+      std::vector<uint8_t> bytes(model::ggml_row_size(k.type, kcols) * krows);
+      for (auto& b : bytes) b = uint8_t(rng());
+      for (size_t blk = 0; blk < bytes.size() / block_bytes; ++blk)
+        for (size_t off : k.half_offsets) {
+          const uint16_t h = float_to_half(test::random_floats(rng, 1, -0.1f, 0.1f)[0]);
+          std::memcpy(&bytes[blk * block_bytes + off], &h, 2);
+        }
+      std::vector<float> ours(krows * kcols);
+      model::dequantize_row(k.type, bytes.data(), ours.data(), krows * kcols);
+      const std::string name = std::string("w_") + model::ggml_type_name(k.type);
+      std::ofstream(dir / (name + ".f32"), std::ios::binary).write(reinterpret_cast<const char*>(ours.data()),
+                                                                   std::streamsize(ours.size() * 4));
+      writer.add_tensor(name, {kcols, krows}, k.type, std::move(bytes));
     }
     auto f16 = test::random_floats(rng, rows * cols);
     std::vector<uint8_t> f16_bytes(model::ggml_row_size(model::GgmlType::F16, cols) * rows);

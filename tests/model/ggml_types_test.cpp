@@ -92,16 +92,18 @@ TEST(GgmlTypes, BlockGeometryMatchesGgmlStructs) {
 
 TEST(GgmlTypes, ReadableTypesAndTheirErrors) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
-                     GgmlType::Q5_0, GgmlType::Q5_1})
+                     GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                     GgmlType::Q6_K})
     EXPECT_TRUE(is_supported_for_reading(t)) << ggml_type_name(t);
-  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_1, GgmlType::IQ4_NL, GgmlType::I32, GgmlType::F64})
+  for (GgmlType t : {GgmlType::Q8_K, GgmlType::IQ4_XS, GgmlType::Q8_1, GgmlType::IQ4_NL, GgmlType::I32, GgmlType::F64})
     EXPECT_FALSE(is_supported_for_reading(t)) << ggml_type_name(t);
-  const std::string msg = error_of([] { require_readable(GgmlType::Q4_K, "blk.3.ffn_down.weight"); });
+  const std::string msg = error_of([] { require_readable(GgmlType::IQ4_XS, "blk.3.ffn_down.weight"); });
   EXPECT_NE(msg.find("'blk.3.ffn_down.weight'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("type Q4_K"), std::string::npos) << msg;
-  std::vector<uint8_t> block(144);
+  EXPECT_NE(msg.find("type IQ4_XS"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Q6_K"), std::string::npos) << msg;  // the readable list is complete
+  std::vector<uint8_t> block(136);
   std::vector<float> out(256);
-  EXPECT_THROW(dequantize_row(GgmlType::Q4_K, block.data(), out.data(), 256), Error);
+  EXPECT_THROW(dequantize_row(GgmlType::IQ4_XS, block.data(), out.data(), 256), Error);
 }
 
 // Known bytes, decoded by hand from ggml-common.h's layouts.
@@ -159,6 +161,42 @@ TEST(GgmlTypes, DequantizesKnownBytes) {
     dequantize_row(GgmlType::BF16, reinterpret_cast<const uint8_t*>(bf), y.data(), 2);
     EXPECT_EQ(y[0], 1.0f);
     EXPECT_EQ(y[1], -5.0f);
+  }
+}
+
+// K types, decoded by hand from ggml-common.h's block_q4_K / block_q6_K layouts.
+TEST(GgmlTypes, DequantizesKnownKBlocks) {
+  std::vector<float> y(256);
+  {  // Q4_K: d = 1, dmin = 0.5; sub-block 0 (scale 2, min 3) from bytes 0 and 4; sub-block 5's
+     // scale 1 | 1<<4 = 17 and min 2 | 2<<4 = 34 split over byte 9 and the top bits of bytes 1 and 5.
+    std::vector<uint8_t> b(144, 0);
+    b[0] = 0x00, b[1] = 0x3C, b[2] = 0x00, b[3] = 0x38;  // d, dmin
+    uint8_t* sc = b.data() + 4;
+    sc[0] = 2, sc[4] = 3, sc[9] = 0x21, sc[1] = 0x40, sc[5] = 0x80;
+    uint8_t* qs = b.data() + 16;
+    qs[0] = 0x5A;   // element 0 (sub-block 0) code 10, element 32 (sub-block 1) code 5
+    qs[64] = 0x70;  // element 128 (sub-block 4) code 0, element 160 (sub-block 5) code 7
+    dequantize_row(GgmlType::Q4_K, b.data(), y.data(), 256);
+    EXPECT_EQ(y[0], 2.0f * 10 - 1.5f);
+    EXPECT_EQ(y[1], -1.5f);
+    EXPECT_EQ(y[32], 0.0f);  // sub-block 1: scale 0 (low six bits of byte 1), min 0
+    EXPECT_EQ(y[160], 17.0f * 7 - 0.5f * 34);
+    EXPECT_EQ(y[128], 0.0f);
+  }
+  {  // Q6_K: d = 0.5; element 0: low nibble 0xF, high bits 1 → 31 − 32 = −1, scale 4; element 64:
+     // high nibble 3, high bits (qh >> 4) & 3 = 0 → −29, scale −2; element 96: 0 | 2<<4 → 0, scale 7.
+    std::vector<uint8_t> b(210, 0);
+    b[0] = 0x3F;        // ql[0]
+    b[128] = 0x81;      // qh[0]
+    int8_t* sc = reinterpret_cast<int8_t*>(b.data() + 192);
+    sc[0] = 4, sc[4] = -2, sc[6] = 7;
+    b[208] = 0x00, b[209] = 0x38;  // d = 0.5
+    dequantize_row(GgmlType::Q6_K, b.data(), y.data(), 256);
+    EXPECT_EQ(y[0], -2.0f);
+    EXPECT_EQ(y[64], 29.0f);
+    EXPECT_EQ(y[96], 0.0f);
+    EXPECT_EQ(y[1], 0.5f * 4 * -32);  // ql = 0, qh = 0: code −32
+    EXPECT_EQ(y[16], 0.0f);           // scale sc[1] = 0
   }
 }
 
