@@ -19,6 +19,7 @@ struct TransformerModel::Block {
   vk::Buffer attn_norm, ffn_norm;
   vk::Buffer linears[7];  // in model::kBlockLinears order
   vk::Buffer qkv_bias[3];  // attn_q, attn_k, attn_v biases (config().qkv_bias only)
+  vk::Buffer q_norm, k_norm;  // per-head RMSNorm weights of q and k (config().qk_norm only)
 };
 
 namespace {
@@ -66,6 +67,10 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
       for (int i = 0; i < 3; ++i)
         blkw->qkv_bias[i] = vk::upload_new(ctx, w.linear_bias(b, model::kBlockLinears[i]),
                                            pre + model::kBlockLinears[i] + ".bias");
+    if (c.qk_norm) {
+      blkw->q_norm = vk::upload_new(ctx, w.head_norm(b, "attn_q_norm"), pre + "attn_q_norm");
+      blkw->k_norm = vk::upload_new(ctx, w.head_norm(b, "attn_k_norm"), pre + "attn_k_norm");
+    }
     blocks_.push_back(std::move(blkw));
   }
 }
@@ -222,6 +227,12 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
     add_.add_row_bias(s, d.q, b.qkv_bias[0], n, c.q_dim());
     add_.add_row_bias(s, kb, b.qkv_bias[1], n, c.kv_dim(), kv_off);
     add_.add_row_bias(s, vb, b.qkv_bias[2], n, c.kv_dim(), kv_off);
+    s.barrier();
+  }
+  if (c.qk_norm) {  // qwen3: every head of q and k RMS-normalised (in place) before RoPE
+    const float eps = float(c.rms_eps);
+    rms_norm_.run(s, d.q, b.q_norm, d.q, {n * c.n_heads, c.head_dim, 0, 0, 0, 0, eps});
+    rms_norm_.run(s, kb, b.k_norm, kb, {n * c.n_kv_heads, c.head_dim, kv_off, 0, kv_off, 0, eps});
     s.barrier();
   }
   rope_.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});

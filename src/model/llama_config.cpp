@@ -49,7 +49,7 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   const GgufValue* arch = f.find("general.architecture");
   if (!arch) throw Error(f.path() + ": missing required metadata key 'general.architecture'");
   c.architecture = arch->as_string("general.architecture");
-  if (c.architecture != "llama" && c.architecture != "qwen2")
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3")
     throw Error(f.path() + ": unsupported architecture '" + c.architecture + "' (supported: " +
                 kSupportedArchitectures + ")");
   const std::string a = c.architecture + ".";
@@ -88,9 +88,10 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   if (emb->dims.size() != 2 || emb->dims[0] != c.dim)
     throw Error(f.path() + ": tensor 'token_embd.weight' is not " + std::to_string(c.dim) + " columns wide");
   c.vocab_size = uint32_t(emb->dims[1]);
-  // llama.cpp's rope type: LLAMA_ROPE_TYPE_NORM for `llama`, LLAMA_ROPE_TYPE_NEOX for `qwen2`.
-  c.rope_layout = c.architecture == "qwen2" ? RopeLayout::NeoX : RopeLayout::Normal;
+  // llama.cpp's rope type: LLAMA_ROPE_TYPE_NORM for `llama`, LLAMA_ROPE_TYPE_NEOX for `qwen2`/`qwen3`.
+  c.rope_layout = c.architecture == "llama" ? RopeLayout::Normal : RopeLayout::NeoX;
   c.qkv_bias = c.architecture == "qwen2";
+  c.qk_norm = c.architecture == "qwen3";
   validate_llama_config(c);
   return c;
 }

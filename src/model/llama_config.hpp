@@ -32,14 +32,16 @@ struct LlamaConfig {
   RopeLayout rope_layout = RopeLayout::Normal;
   double rms_eps = 1e-5;
   bool qkv_bias = false;          // qwen2: attn_q/k/v carry biases (blk.N.attn_{q,k,v}.bias)
+  bool qk_norm = false;           // qwen3: RMSNorm of each q and k head (blk.N.attn_{q,k}_norm.weight)
 
   uint32_t q_dim() const { return n_heads * head_dim; }
   uint32_t kv_dim() const { return n_kv_heads * head_dim; }
 };
 
 // Reads `<arch>.*` keys; general.architecture must be one the forward pass runs: `llama` (also
-// Mistral, which llama.cpp writes as llama) or `qwen2` (llama's block with q/k/v biases and NeoX
-// RoPE, as llama.cpp's LLM_ARCH_QWEN2). vkq::Error naming the key and the file for a missing required
+// Mistral, which llama.cpp writes as llama), `qwen2` (llama's block with q/k/v biases and NeoX
+// RoPE, as llama.cpp's LLM_ARCH_QWEN2) or `qwen3` (no biases; each q and k head RMS-normalised before
+// RoPE, NeoX, as LLM_ARCH_QWEN3). vkq::Error naming the key and the file for a missing required
 // key, naming the architecture (and listing the supported ones) for any other, and for an
 // unsupported rope scaling type or inconsistent dimensions.
 LlamaConfig llama_config_from_gguf(const GgufFile& file);
@@ -59,7 +61,7 @@ LinearShape linear_shape(const LlamaConfig& c, std::string_view name);
 
 // The seven linears of a block in GGUF naming, in the order the forward pass uses them.
 // Architectures llama_config_from_gguf accepts, for messages.
-inline constexpr const char* kSupportedArchitectures = "llama, qwen2";
+inline constexpr const char* kSupportedArchitectures = "llama, qwen2, qwen3";
 
 inline constexpr const char* kBlockLinears[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
                                                   "ffn_gate", "ffn_up", "ffn_down"};

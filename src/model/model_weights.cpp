@@ -108,6 +108,12 @@ std::vector<float> ModelWeights::linear_bias(uint32_t block, const std::string& 
   return tensor("blk." + std::to_string(block) + "." + name + ".bias", 1, s.rows).data;
 }
 
+std::vector<float> ModelWeights::head_norm(uint32_t block, const std::string& name) const {
+  if (name != "attn_q_norm" && name != "attn_k_norm")
+    throw Error("unknown head norm '" + name + "' (expected attn_q_norm or attn_k_norm)");
+  return tensor("blk." + std::to_string(block) + "." + name + ".weight", 1, config().head_dim).data;
+}
+
 WeightMatrix ModelWeights::linear(uint32_t block, const std::string& name) const {
   if (block >= config().n_layers)
     throw Error(config().source + ": block " + std::to_string(block) + " out of range (" +

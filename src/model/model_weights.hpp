@@ -42,6 +42,8 @@ class ModelWeights {
   WeightMatrix linear(uint32_t block, const std::string& name) const;  // shape from linear_shape()
   // The bias of attn_q, attn_k or attn_v (config().qkv_bias models): one value per output row.
   std::vector<float> linear_bias(uint32_t block, const std::string& name) const;
+  // The per-head RMSNorm weight of q or k ("attn_q_norm", "attn_k_norm"; config().qk_norm models): head_dim.
+  std::vector<float> head_norm(uint32_t block, const std::string& name) const;
 
   // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
   WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;

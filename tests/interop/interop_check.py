@@ -4,8 +4,8 @@
   interop_check.py fp32  --vkquant BIN --llama-bin DIR --data DIR --work DIR
       our forward pass on the FP32 stories260K agrees with llama-perplexity.
   interop_check.py arch ARCH  (same options)
-      a small synthetic model of ARCH (qwen2), written with the PyPI `gguf` writer: our forward agrees with
-      llama-perplexity on it (and moves when its biases are zeroed, so they are used); vkquant quantizes it to
+      a small synthetic model of ARCH (qwen2, qwen3), written with the PyPI `gguf` writer: our forward agrees
+      with llama-perplexity on it (and moves when the architecture's own feature is neutralised, so it is used); vkquant quantizes it to
       Q4_0 and llama-perplexity scores that file as `vkquant perplexity` does.
   interop_check.py type TYPE  (same options)
       vkquant quantizes stories260K to TYPE; llama-perplexity loads the file and its perplexity agrees with
@@ -186,18 +186,19 @@ def check_type(args) -> bool:
 def check_arch(args) -> bool:
     import synthetic_model  # next to this script; needs numpy and gguf (the venv)
     arch = args.type
-    if arch not in synthetic_model.WRITERS:
+    if arch not in synthetic_model.ARCHITECTURES:
         raise SystemExit(f"FAILED: no synthetic model for architecture {arch!r}")
     model = os.path.join(args.work, f"synthetic-{arch}.gguf")
-    synthetic_model.WRITERS[arch](model)
+    synthetic_model.write_model(arch, model)
     text = eval_text(args.data, args.work)
     ok = compare(f"F32 synthetic {arch}", vkquant_ppl(args, model, text), llama_ppl(args, model, text), TOL_FLOAT)
 
-    no_bias = os.path.join(args.work, f"synthetic-{arch}-no-bias.gguf")
-    synthetic_model.WRITERS[arch](no_bias, zero_bias=True)
-    with_b, without_b = vkquant_ppl(args, model, text), vkquant_ppl(args, no_bias, text)
-    moved = abs(with_b - without_b) / with_b
-    print(f"{arch}: perplexity {with_b:.4f} with its biases, {without_b:.4f} with them zeroed "
+    variant = os.path.join(args.work, f"synthetic-{arch}-variant.gguf")
+    synthetic_model.write_model(arch, variant, variant=True)
+    with_f, without_f = vkquant_ppl(args, model, text), vkquant_ppl(args, variant, text)
+    moved = abs(with_f - without_f) / with_f
+    feature = {"qwen2": "q/k/v biases zeroed", "qwen3": "head-norm weights 1"}[arch]
+    print(f"{arch}: perplexity {with_f:.4f}, {without_f:.4f} with its {feature} "
           f"(moves {moved:.2e}, must exceed {100 * TOL_FLOAT:.0e}) {'ok' if moved > 100 * TOL_FLOAT else 'FAILED'}")
     ok &= moved > 100 * TOL_FLOAT
 
@@ -206,9 +207,9 @@ def check_arch(args) -> bool:
     run([args.vkquant, "quantize", model, "--calib", calib, "--calib-range", "0.5:1", "--calib-seqs", "8",
          "--calib-len", "128", "-t", "Q4_0", "-o", q, "--force", "--quiet"])
     types = tensor_types(q)
-    biases = {n: t for n, t in types.items() if n.endswith(".bias")}
-    print(f"{arch} Q4_0: bias tensors {sorted(set(biases.values()))}, attn_q {types.get('blk.0.attn_q.weight')}")
-    ok &= bool(biases) and set(biases.values()) == {"F32"} and types.get("blk.0.attn_q.weight") == "Q4_0"
+    vectors = {n: t for n, t in types.items() if n.endswith(".bias") or n.endswith("_norm.weight")}
+    print(f"{arch} Q4_0: 1-D tensors {sorted(set(vectors.values()))}, attn_q {types.get('blk.0.attn_q.weight')}")
+    ok &= set(vectors.values()) == {"F32"} and types.get("blk.0.attn_q.weight") == "Q4_0"
     ok &= compare(f"Q4_0 synthetic {arch}", vkquant_ppl(args, q, text), llama_ppl(args, q, text), TOL_QUANT)
     return ok
 

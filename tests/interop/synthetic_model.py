@@ -23,20 +23,26 @@ def byte_level_tokens():
 MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ s", "e d", "Ġ w", "o n", "Ġ h"]
 
 
-def write_qwen2(path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_heads: int = 2, hidden: int = 128,
-                layers: int = 2, ctx: int = 256, zero_bias: bool = False):
+def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_heads: int = 2,
+                hidden: int = 128, layers: int = 2, ctx: int = 256, variant: bool = False):
+    """arch: qwen2 (q/k/v biases) or qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads). variant: the
+    same model without its architecture's feature doing anything (biases zeroed, head-norm weights 1), so
+    a test can check the feature moves the result."""
     rng = np.random.default_rng(seed)
     tokens = byte_level_tokens() + ["".join(m.split(" ")) for m in MERGES] + ["<|endoftext|>"]
     types = [gguf.TokenType.NORMAL] * (len(tokens) - 1) + [gguf.TokenType.CONTROL]
     vocab = len(tokens)
-    head_dim = dim // heads
-    w = gguf.GGUFWriter(path, "qwen2")
+    head_dim = 32 if arch == "qwen3" else dim // heads
+    w = gguf.GGUFWriter(path, arch)
     w.add_context_length(ctx)
     w.add_embedding_length(dim)
     w.add_block_count(layers)
     w.add_feed_forward_length(hidden)
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)
+    if arch == "qwen3":
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
     w.add_rope_freq_base(1000000.0)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -64,8 +70,13 @@ def write_qwen2(path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_head
         for name, rows, scale in (("attn_q", heads * head_dim, 2.0), ("attn_k", kv_heads * head_dim, 2.0),
                                   ("attn_v", kv_heads * head_dim, 1.0)):
             w.add_tensor(p + name + ".weight", mat(rows, dim, scale))
-            bias = vec(rows, 1.0)  # large: a forward that drops or misplaces it scores far off
-            w.add_tensor(p + name + ".bias", np.zeros_like(bias) if zero_bias else bias)
+            if arch == "qwen2":
+                bias = vec(rows, 1.0)  # large: a forward that drops or misplaces it scores far off
+                w.add_tensor(p + name + ".bias", np.zeros_like(bias) if variant else bias)
+        if arch == "qwen3":
+            for name in ("attn_q_norm", "attn_k_norm"):
+                g = (1 + vec(head_dim, 0.5)).astype(np.float32)
+                w.add_tensor(p + name + ".weight", np.ones_like(g) if variant else g)
         w.add_tensor(p + "attn_output.weight", mat(dim, heads * head_dim))
         w.add_tensor(p + "ffn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
         w.add_tensor(p + "ffn_gate.weight", mat(hidden, dim))
@@ -77,4 +88,4 @@ def write_qwen2(path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_head
     w.close()
 
 
-WRITERS = {"qwen2": write_qwen2}
+ARCHITECTURES = ("qwen2", "qwen3")
