@@ -30,8 +30,11 @@ int linear_index(const std::string& name) {
   return -1;
 }
 
-kernels::RopeParams rope_params(const model::LlamaConfig& c) {
-  return {c.rope_dim, c.rope_freq_base, c.rope_scale, c.rope_layout == model::RopeLayout::NeoX};
+kernels::RopeParams rope_params(const model::ModelWeights& w) {
+  const model::LlamaConfig& c = w.config();
+  kernels::RopeParams p{c.rope_dim, c.rope_freq_base, c.rope_scale, c.rope_layout == model::RopeLayout::NeoX, {}};
+  for (float f : w.rope_freq_factors()) p.freq_factors.push_back(f);
+  return p;
 }
 
 // Rows of logits computed per step in host conveniences: bounds the logits buffer to ~64 MiB.
@@ -45,7 +48,7 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
       config_(w.config()),
       gemm_(ctx),
       rms_norm_(ctx),
-      rope_(ctx, rope_params(w.config()), w.config().context_length),
+      rope_(ctx, rope_params(w), w.config().context_length),
       attention_(ctx),
       swiglu_(ctx),
       add_(ctx),

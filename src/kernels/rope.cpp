@@ -18,6 +18,11 @@ Rope::Rope(vk::Context& ctx, const RopeParams& params, uint32_t max_positions) :
   if (params.rot_dim == 0 || params.rot_dim % 2 != 0)
     throw Error("rope: rotated dims " + std::to_string(params.rot_dim) + " must be even and positive");
   if (!(params.freq_base > 0) || !(params.scale > 0)) throw Error("rope: freq_base and scale must be positive");
+  if (!params.freq_factors.empty() && params.freq_factors.size() != params.rot_dim / 2)
+    throw Error("rope: " + std::to_string(params.freq_factors.size()) + " frequency factors for " +
+                std::to_string(params.rot_dim / 2) + " rotated pairs");
+  for (double f : params.freq_factors)
+    if (!(f > 0) || !std::isfinite(f)) throw Error("rope: frequency factors must be finite and positive");
   kernel_ = std::make_unique<vk::Kernel>(ctx, vk::KernelDesc{"rope", 3, sizeof(Push), {kWg}});
   build_table(std::max<uint32_t>(max_positions, 1));
 }
@@ -28,7 +33,9 @@ void Rope::build_table(uint32_t n) {
   std::vector<float> t(size_t(n) * half * 2);
   for (uint32_t pos = 0; pos < n; ++pos)
     for (uint32_t i = 0; i < half; ++i) {
-      const double theta = (double(pos) / params_.scale) * std::pow(params_.freq_base, -2.0 * i / params_.rot_dim);
+      const double factor = params_.freq_factors.empty() ? 1.0 : params_.freq_factors[i];
+      const double theta =
+          (double(pos) / params_.scale) * std::pow(params_.freq_base, -2.0 * i / params_.rot_dim) / factor;
       t[(size_t(pos) * half + i) * 2] = float(std::cos(theta));
       t[(size_t(pos) * half + i) * 2 + 1] = float(std::sin(theta));
     }

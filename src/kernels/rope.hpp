@@ -18,6 +18,8 @@ struct RopeParams {
   double freq_base = 10000.0;
   double scale = 1.0;         // linear scaling: θ uses pos / scale
   bool neox = false;          // pairs (i, i + rot_dim/2) instead of (2i, 2i+1)
+  // Llama 3's rope_freqs: θ_i is divided by freq_factors[i] (rot_dim/2 entries; empty = all 1).
+  std::vector<double> freq_factors;
 };
 
 struct RopeShape {

@@ -108,6 +108,11 @@ std::vector<float> ModelWeights::linear_bias(uint32_t block, const std::string& 
   return tensor("blk." + std::to_string(block) + "." + name + ".bias", 1, s.rows).data;
 }
 
+std::vector<float> ModelWeights::rope_freq_factors() const {
+  if (!has_tensor("rope_freqs.weight")) return {};
+  return tensor("rope_freqs.weight", 1, config().rope_dim / 2).data;
+}
+
 std::vector<float> ModelWeights::head_norm(uint32_t block, const std::string& name) const {
   if (name != "attn_q_norm" && name != "attn_k_norm")
     throw Error("unknown head norm '" + name + "' (expected attn_q_norm or attn_k_norm)");

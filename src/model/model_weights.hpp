@@ -44,6 +44,8 @@ class ModelWeights {
   std::vector<float> linear_bias(uint32_t block, const std::string& name) const;
   // The per-head RMSNorm weight of q or k ("attn_q_norm", "attn_k_norm"; config().qk_norm models): head_dim.
   std::vector<float> head_norm(uint32_t block, const std::string& name) const;
+  // Llama 3's rope_freqs.weight (rope_dim/2 factors dividing each rotation frequency); empty when absent.
+  std::vector<float> rope_freq_factors() const;
 
   // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
   WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;

@@ -25,15 +25,16 @@ MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ s", "e d", "Ġ w", "o n", 
 
 def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_heads: int = 2,
                 hidden: int = 128, layers: int = 2, ctx: int = 256, variant: bool = False):
-    """arch: qwen2 (q/k/v biases) or qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads). variant: the
-    same model without its architecture's feature doing anything (biases zeroed, head-norm weights 1), so
-    a test can check the feature moves the result."""
+    """arch: qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads) or llama3 (GGUF
+    architecture llama with Llama 3's rope_freqs tensor, pre-tokenizer llama-bpe). variant: the same model
+    without its feature doing anything (biases zeroed, head-norm weights 1, rope factors 1), so a test can
+    check the feature moves the result."""
     rng = np.random.default_rng(seed)
     tokens = byte_level_tokens() + ["".join(m.split(" ")) for m in MERGES] + ["<|endoftext|>"]
     types = [gguf.TokenType.NORMAL] * (len(tokens) - 1) + [gguf.TokenType.CONTROL]
     vocab = len(tokens)
     head_dim = 32 if arch == "qwen3" else dim // heads
-    w = gguf.GGUFWriter(path, arch)
+    w = gguf.GGUFWriter(path, "llama" if arch == "llama3" else arch)
     w.add_context_length(ctx)
     w.add_embedding_length(dim)
     w.add_block_count(layers)
@@ -43,11 +44,11 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     if arch == "qwen3":
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
-    w.add_rope_freq_base(1000000.0)
+    w.add_rope_freq_base(10000.0 if arch == "llama3" else 1000000.0)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
+    w.add_tokenizer_pre("llama-bpe" if arch == "llama3" else "qwen2")
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_token_merges(MERGES)
@@ -63,7 +64,10 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
 
     w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim))).astype(np.float32))
     w.add_tensor("output_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
-    w.add_tensor("output.weight", mat(vocab, dim, 1.5))
+    w.add_tensor("output.weight", mat(vocab, dim, 1.0))
+    if arch == "llama3":  # one factor per rotated pair, dividing its frequency (long-context scaling)
+        factors = np.linspace(8.0, 1.0, head_dim // 2).astype(np.float32)  # slows the fast pairs: felt in 128 tokens
+        w.add_tensor("rope_freqs.weight", np.ones_like(factors) if variant else factors)
     for b in range(layers):
         p = f"blk.{b}."
         w.add_tensor(p + "attn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
@@ -88,4 +92,4 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     w.close()
 
 
-ARCHITECTURES = ("qwen2", "qwen3")
+ARCHITECTURES = ("qwen2", "qwen3", "llama3")

@@ -62,6 +62,34 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RopeShapes,
                                          Case{129, 2, 130, 128, true, 500000, 1, 263, 4000},
                                          Case{5, 7, 6, 4, false, 10000, 4.0, 45, 33}));
 
+// Llama 3's rope_freqs: each pair's frequency divided by its factor (here 1 … 8 across the pairs).
+TEST(Rope, FrequencyFactorsMatchReference) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  const uint32_t tokens = 17, heads = 3, head_dim = 16, rot = 16;
+  std::vector<double> factors(rot / 2);
+  for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0 + double(i);
+  auto x = test::random_floats(rng, size_t(tokens) * heads * head_dim);
+  std::vector<int32_t> pos(tokens);
+  for (uint32_t t = 0; t < tokens; ++t) pos[t] = int32_t(t * 37 % 300);
+  auto xb = vk::upload_new(ctx, x, "x");
+  auto pb = vk::upload_new(ctx, pos, "positions");
+  kernels::Rope k(ctx, {rot, 500000.0, 1.0, false, factors}, 300);
+  vk::Stream s(ctx);
+  k.run(s, xb, pb, {tokens, heads, head_dim, 0, 0});
+  s.submit_and_wait();
+  std::vector<double> want(x.begin(), x.end()), plain(x.begin(), x.end());
+  ref::rope_ref(want, pos, {heads, head_dim, rot, 500000.0, 1.0, false, factors});
+  ref::rope_ref(plain, pos, {heads, head_dim, rot, 500000.0, 1.0, false, {}});
+  const auto got = vk::download_all<float>(ctx, xb, x.size());
+  EXPECT_LT(test::max_rel_error(got, want), 1e-6);
+  EXPECT_GT(test::max_rel_error(got, plain), 1e-2) << "the factors changed nothing";
+  EXPECT_THROW(kernels::Rope(ctx, {rot, 10000, 1, false, {1.0, 2.0}}, 8), Error);  // 2 factors for 8 pairs
+  EXPECT_THROW(kernels::Rope(ctx, {4, 10000, 1, false, {1.0, 0.0}}, 8), Error);   // a zero factor
+}
+
 TEST(Rope, RejectsOddRotation) {
   auto& ctx = test::vk_context();
   EXPECT_THROW(kernels::Rope(ctx, {3, 10000, 1, false}, 8), Error);
