@@ -17,6 +17,7 @@ const char* linear_group_name(LinearGroup g) {
 
 struct TransformerModel::Block {
   vk::Buffer attn_norm, ffn_norm;
+  vk::Buffer post_attn_norm, post_ffn_norm;  // config().post_norms only
   vk::Buffer linears[7];  // in model::kBlockLinears order
   vk::Buffer qkv_bias[3];  // attn_q, attn_k, attn_v biases (config().qkv_bias only)
   vk::Buffer q_norm, k_norm;  // per-head RMSNorm weights of q and k (config().qk_norm only)
@@ -50,11 +51,20 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
       rms_norm_(ctx),
       rope_(ctx, rope_params(w), w.config().context_length),
       attention_(ctx),
-      swiglu_(ctx),
+      swiglu_(ctx, w.config().ffn_activation == model::FfnActivation::GeluTanh ? kernels::GatedActivation::GeluTanh
+                                                                                : kernels::GatedActivation::Silu),
+      column_scale_(ctx),
       add_(ctx),
       gather_(ctx),
       nll_(ctx) {
   const auto& c = config_;
+  if (c.swa_window > 0) {
+    kernels::RopeParams p = rope_params(w);
+    p.freq_base = c.rope_freq_base_swa, p.scale = 1.0;  // llama.cpp: rope_freq_{base,scale}_train_swa
+    rope_swa_ = std::make_unique<kernels::Rope>(ctx, p, c.context_length);
+  }
+  if (c.embed_scale != 1.0)
+    embed_scale_ = vk::upload_new(ctx, std::vector<float>(c.dim, float(c.embed_scale)), "embedding scale");
   embedding_ = vk::upload_new(ctx, w.token_embedding().data, "token_embd");
   output_ = vk::upload_new(ctx, w.output().data, "output");
   output_norm_ = vk::upload_new(ctx, w.output_norm(), "output_norm");
@@ -70,6 +80,10 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
       for (int i = 0; i < 3; ++i)
         blkw->qkv_bias[i] = vk::upload_new(ctx, w.linear_bias(b, model::kBlockLinears[i]),
                                            pre + model::kBlockLinears[i] + ".bias");
+    if (c.post_norms) {
+      blkw->post_attn_norm = vk::upload_new(ctx, w.post_norm(b, "post_attention_norm"), pre + "post_attention_norm");
+      blkw->post_ffn_norm = vk::upload_new(ctx, w.post_norm(b, "post_ffw_norm"), pre + "post_ffw_norm");
+    }
     if (c.qk_norm) {
       blkw->q_norm = vk::upload_new(ctx, w.head_norm(b, "attn_q_norm"), pre + "attn_q_norm");
       blkw->k_norm = vk::upload_new(ctx, w.head_norm(b, "attn_k_norm"), pre + "attn_k_norm");
@@ -165,12 +179,20 @@ DeviceBatch TransformerModel::prepare(const TokenBatch& b) {
       throw Error("transformer: token id " + std::to_string(id) + " outside the vocabulary of " +
                   std::to_string(c.vocab_size));
   rope_.ensure_positions(uint32_t(max_pos) + 1);
+  if (rope_swa_) rope_swa_->ensure_positions(uint32_t(max_pos) + 1);
   DeviceBatch d;
   d.tokens = n;
   d.kv_offset = b.kv_offset;
   if (!b.ids.empty()) d.ids = vk::upload_new(ctx_, b.ids, "token ids");
   d.positions = vk::upload_new(ctx_, b.positions, "positions");
   d.ranges = vk::upload_new(ctx_, b.ranges, "key ranges");
+  if (c.swa_window > 0) {
+    // Keys lie at consecutive positions ending with the query's own (end − 1): the window keeps the
+    // last swa_window of them, as llama.cpp masks p_query − p_key >= n_swa.
+    std::vector<kernels::KeyRange> swa = b.ranges;
+    for (auto& r : swa) r.begin = std::max(r.begin, r.end > c.swa_window ? r.end - c.swa_window : 0u);
+    d.ranges_swa = vk::upload_new(ctx_, swa, "sliding-window key ranges");
+  }
   auto alloc = [&](uint32_t width, const char* label) {
     return vk::Buffer(ctx_, uint64_t(n) * width * 4, vk::MemoryUse::Device, label);
   };
@@ -198,6 +220,12 @@ void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer
   if (!batch.ids) throw Error("transformer: embed() needs a batch with token ids");
   gather_.run(s, embedding_, batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);
   s.barrier();
+  if (embed_scale_) {  // gemma3: x · √dim (ggml_scale)
+    kernels::ColumnScaleShape sh;
+    sh.m = batch.tokens, sh.n = config_.dim;
+    column_scale_.run(s, x_out, embed_scale_, sh);
+    s.barrier();
+  }
 }
 
 void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& d,
@@ -238,17 +266,25 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
     rms_norm_.run(s, kb, b.k_norm, kb, {n * c.n_kv_heads, c.head_dim, kv_off, 0, kv_off, 0, eps});
     s.barrier();
   }
-  rope_.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});
-  rope_.run(s, kb, d.positions, {n, c.n_kv_heads, c.head_dim, kv_off, 0});
+  // gemma3: sliding-window blocks attend to the last swa_window keys, with their own RoPE.
+  const bool swa = c.swa_window > 0 && c.swa_layers[block];
+  kernels::Rope& rope = swa ? *rope_swa_ : rope_;
+  rope.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});
+  rope.run(s, kb, d.positions, {n, c.n_kv_heads, c.head_dim, kv_off, 0});
   s.barrier();
   kernels::AttentionShape as;
   as.tokens = n, as.heads = c.n_heads, as.kv_heads = c.n_kv_heads, as.head_dim = c.head_dim;
   as.kv_rows = cache ? d.kv_offset + n : n;
-  attention_.run(s, d.q, kb, vb, d.att, d.ranges, as);
+  as.scale = float(c.attn_scale);
+  attention_.run(s, d.q, kb, vb, d.att, swa ? d.ranges_swa : d.ranges, as);
   s.barrier();
   captured(LinearGroup::AttnOutput, d.att, c.q_dim());
   linear(s, d.att, b.linears[3], d.proj, n, c.q_dim(), c.dim);
   s.barrier();
+  if (c.post_norms) {  // gemma3: the attention output normalised before the residual add
+    rms_norm_.run(s, d.proj, b.post_attn_norm, d.proj, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
+    s.barrier();
+  }
   add_.run(s, x_in, d.proj, d.h, n * c.dim);
   s.barrier();
   // FFN: norm -> gate, up -> swiglu -> down -> residual.
@@ -263,6 +299,10 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   captured(LinearGroup::FfnDown, d.gate, c.hidden_dim);
   linear(s, d.gate, b.linears[6], d.proj, n, c.hidden_dim, c.dim);
   s.barrier();
+  if (c.post_norms) {  // gemma3: the FFN output normalised before the residual add
+    rms_norm_.run(s, d.proj, b.post_ffn_norm, d.proj, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
+    s.barrier();
+  }
   add_.run(s, d.h, d.proj, x_out, n * c.dim);
   s.barrier();
 }

@@ -18,6 +18,7 @@
 #include "kernels/log_softmax_nll.hpp"
 #include "kernels/rms_norm.hpp"
 #include "kernels/rope.hpp"
+#include "kernels/scale_columns.hpp"
 #include "kernels/swiglu.hpp"
 #include "model/llama_config.hpp"
 #include "model/model_weights.hpp"
@@ -43,6 +44,7 @@ struct DeviceBatch {
   uint32_t tokens = 0;
   uint32_t kv_offset = 0;  // TokenBatch::kv_offset
   vk::Buffer ids, positions, ranges;
+  vk::Buffer ranges_swa;  // the ranges cut to the sliding window (config().swa_window > 0 only)
   vk::Buffer norm, q, k, v, att, proj, h, gate, up;
 };
 
@@ -124,8 +126,11 @@ class TransformerModel {
   kernels::Gemm gemm_;
   kernels::RmsNorm rms_norm_;
   kernels::Rope rope_;
+  std::unique_ptr<kernels::Rope> rope_swa_;  // the sliding-window blocks' RoPE (its own base, scale 1)
   kernels::Attention attention_;
   kernels::Swiglu swiglu_;
+  kernels::ColumnScale column_scale_;
+  vk::Buffer embed_scale_;  // dim copies of config().embed_scale, when it is not 1
   kernels::Add add_;
   kernels::EmbeddingGather gather_;
   kernels::LogSoftmaxNll nll_;

@@ -68,7 +68,7 @@ void Attention::run(vk::Stream& s, const vk::Buffer& q, const vk::Buffer& k, con
   require_matrix_fits("attention", "ranges", ranges, 0, sh.tokens, 2, 2, 4);
   if (uint64_t(sh.tokens) * sh.heads > UINT32_MAX) throw Error("attention: too many (token, head) pairs");
   const Push push{sh.tokens, sh.heads, sh.kv_heads, sh.head_dim, sh.q_off, qs, sh.k_off, sh.v_off, kvs,
-                  sh.o_off, os, sh.kv_rows, float(1.0 / std::sqrt(double(sh.head_dim)))};
+                  sh.o_off, os, sh.kv_rows, sh.scale != 0 ? sh.scale : float(1.0 / std::sqrt(double(sh.head_dim)))};
   // vec4 loads need every q/k/v row start aligned to 4 elements.
   const bool vec4 = sh.head_dim % 4 == 0 && sh.q_off % 4 == 0 && qs % 4 == 0 && sh.k_off % 4 == 0 &&
                     sh.v_off % 4 == 0 && kvs % 4 == 0;

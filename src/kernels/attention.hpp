@@ -21,6 +21,7 @@ struct AttentionShape {
   uint32_t q_off = 0, q_stride = 0;        // elements; stride 0: packed (heads * head_dim)
   uint32_t k_off = 0, v_off = 0, kv_stride = 0;  // stride 0: packed (kv_heads * head_dim)
   uint32_t o_off = 0, o_stride = 0;        // stride 0: packed (heads * head_dim)
+  float scale = 0;                         // of q·k; 0 = 1/sqrt(head_dim)
 };
 
 // Per query token: the half-open range of key rows it attends to (causal: its sequence's first

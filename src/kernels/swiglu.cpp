@@ -11,8 +11,8 @@ struct Push {
 constexpr uint32_t kWg = 64;
 }  // namespace
 
-Swiglu::Swiglu(vk::Context& ctx)
-    : kernel_(std::make_unique<vk::Kernel>(ctx, vk::KernelDesc{"swiglu", 3, sizeof(Push), {kWg}})) {}
+Swiglu::Swiglu(vk::Context& ctx, GatedActivation act)
+    : kernel_(std::make_unique<vk::Kernel>(ctx, vk::KernelDesc{"swiglu", 3, sizeof(Push), {kWg, uint32_t(act)}})) {}
 Swiglu::~Swiglu() = default;
 
 void Swiglu::run(vk::Stream& s, const vk::Buffer& gate, const vk::Buffer& up, vk::Buffer& out, uint32_t count) {

@@ -1,4 +1,5 @@
-// Host wrapper of shaders/swiglu.comp: out = silu(gate) * up, elementwise (LLaMA FFN).
+// Host wrapper of shaders/swiglu.comp: out = act(gate) * up, elementwise — SiLU (LLaMA/Qwen FFN) or
+// GELU-tanh (Gemma's GeGLU).
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,11 @@
 
 namespace vkq::kernels {
 
+enum class GatedActivation : uint32_t { Silu = 0, GeluTanh = 1 };
+
 class Swiglu {
  public:
-  explicit Swiglu(vk::Context& ctx);
+  explicit Swiglu(vk::Context& ctx, GatedActivation act = GatedActivation::Silu);
   ~Swiglu();
   // The first `count` elements of each buffer; out may be gate or up.
   void run(vk::Stream& s, const vk::Buffer& gate, const vk::Buffer& up, vk::Buffer& out, uint32_t count);

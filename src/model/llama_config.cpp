@@ -41,6 +41,34 @@ void validate_llama_config(const LlamaConfig& c) {
   if (!(c.rope_freq_base > 0) || !std::isfinite(c.rope_freq_base)) fail(c, "rope.freq_base must be positive");
   if (!(c.rope_scale > 0) || !std::isfinite(c.rope_scale)) fail(c, "rope scaling factor must be positive");
   if (!(c.rms_eps >= 0) || !std::isfinite(c.rms_eps)) fail(c, "layer_norm_rms_epsilon must be finite and >= 0");
+  if (c.swa_window > 0 && c.swa_layers.size() != c.n_layers) fail(c, "sliding-window layer pattern does not cover every block");
+  if (!(c.rope_freq_base_swa > 0) || !std::isfinite(c.rope_freq_base_swa)) fail(c, "rope.freq_base_swa must be positive");
+}
+
+// gemma3's additions to the llama block, as llama.cpp's llama_model_gemma3 reads them.
+void read_gemma3(const GgufFile& f, const std::string& a, LlamaConfig& c) {
+  c.embed_scale = double(std::sqrt(float(c.dim)));  // ggml_scale(x, sqrtf(n_embd))
+  c.post_norms = true;
+  c.ffn_activation = FfnActivation::GeluTanh;
+  if (c.n_layers == 62) c.attn_scale = double(1.0f / std::sqrt(float(c.dim / c.n_heads)));  // Gemma 3 27B
+  if (f.find(a + "final_logit_softcapping") && f.get_f64(a + "final_logit_softcapping") != 0.0)
+    throw Error(f.path() + ": " + a + "final_logit_softcapping is set; logit soft-capping is not supported");
+  c.swa_window = get_dim_or(f, a + "attention.sliding_window", 0);
+  if (c.swa_window == 0) return;
+  uint32_t pattern = 6;  // every sixth block attends globally
+  c.swa_layers.assign(c.n_layers, false);
+  const std::string pk = a + "attention.sliding_window_pattern";
+  if (const GgufValue* p = f.find(pk); p && p->type == GgufValueType::ARRAY) {
+    const auto& items = p->as_array(pk);
+    if (items.size() != c.n_layers)
+      throw Error(f.path() + ": " + pk + " has " + std::to_string(items.size()) + " entries for " +
+                  std::to_string(c.n_layers) + " blocks");
+    for (uint32_t i = 0; i < c.n_layers; ++i) c.swa_layers[i] = items[i].as_bool(pk);
+  } else {
+    if (p) pattern = get_dim(f, pk);
+    for (uint32_t i = 0; i < c.n_layers; ++i) c.swa_layers[i] = i % pattern < pattern - 1;
+  }
+  if (f.find(a + "rope.freq_base_swa")) c.rope_freq_base_swa = f.get_f64(a + "rope.freq_base_swa");
 }
 
 LlamaConfig llama_config_from_gguf(const GgufFile& f) {
@@ -49,7 +77,7 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   const GgufValue* arch = f.find("general.architecture");
   if (!arch) throw Error(f.path() + ": missing required metadata key 'general.architecture'");
   c.architecture = arch->as_string("general.architecture");
-  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3")
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3" && c.architecture != "gemma3")
     throw Error(f.path() + ": unsupported architecture '" + c.architecture + "' (supported: " +
                 kSupportedArchitectures + ")");
   const std::string a = c.architecture + ".";
@@ -91,7 +119,8 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   // llama.cpp's rope type: LLAMA_ROPE_TYPE_NORM for `llama`, LLAMA_ROPE_TYPE_NEOX for `qwen2`/`qwen3`.
   c.rope_layout = c.architecture == "llama" ? RopeLayout::Normal : RopeLayout::NeoX;
   c.qkv_bias = c.architecture == "qwen2";
-  c.qk_norm = c.architecture == "qwen3";
+  c.qk_norm = c.architecture == "qwen3" || c.architecture == "gemma3";
+  if (c.architecture == "gemma3") read_gemma3(f, a, c);
   validate_llama_config(c);
   return c;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vkq::model {
 
@@ -14,6 +15,9 @@ struct Llama2cConfig;
 // Which dimensions RoPE rotates together: Normal = interleaved pairs (2i, 2i+1), as llama.cpp's
 // `llama` arch applies it to its (converter-permuted) q/k; NeoX = (i, i + rot_dim/2).
 enum class RopeLayout { Normal, NeoX };
+
+// The gated FFN's activation: SiLU (llama, qwen) or GELU with the tanh approximation (gemma3).
+enum class FfnActivation { Silu, GeluTanh };
 
 struct LlamaConfig {
   std::string architecture = "llama";
@@ -32,7 +36,15 @@ struct LlamaConfig {
   RopeLayout rope_layout = RopeLayout::Normal;
   double rms_eps = 1e-5;
   bool qkv_bias = false;          // qwen2: attn_q/k/v carry biases (blk.N.attn_{q,k,v}.bias)
-  bool qk_norm = false;           // qwen3: RMSNorm of each q and k head (blk.N.attn_{q,k}_norm.weight)
+  bool qk_norm = false;           // qwen3, gemma3: RMSNorm of each q and k head (blk.N.attn_{q,k}_norm.weight)
+  // gemma3:
+  double embed_scale = 1.0;       // the looked-up embedding is multiplied by this (√dim, rounded to fp32)
+  bool post_norms = false;        // RMSNorm of the attention and FFN outputs before each residual add
+  FfnActivation ffn_activation = FfnActivation::Silu;
+  double attn_scale = 0;          // query scale; 0 = 1/√head_dim
+  uint32_t swa_window = 0;        // sliding-window attention: a key at most window − 1 positions back; 0 = none
+  std::vector<bool> swa_layers;   // blocks that use the window (and rope_freq_base_swa, scale 1)
+  double rope_freq_base_swa = 10000.0;
 
   uint32_t q_dim() const { return n_heads * head_dim; }
   uint32_t kv_dim() const { return n_kv_heads * head_dim; }
@@ -43,7 +55,10 @@ struct LlamaConfig {
 // RoPE, as llama.cpp's LLM_ARCH_QWEN2) or `qwen3` (no biases; each q and k head RMS-normalised before
 // RoPE, NeoX, as LLM_ARCH_QWEN3). vkq::Error naming the key and the file for a missing required
 // key, naming the architecture (and listing the supported ones) for any other, and for an
-// unsupported rope scaling type or inconsistent dimensions.
+// unsupported rope scaling type or inconsistent dimensions. `gemma3` is llama.cpp's LLM_ARCH_GEMMA3:
+// embedding × √dim, per-head q/k RMSNorm, post-attention and post-FFN RMSNorms, GeGLU (tanh), sliding-
+// window attention on all but every sixth block (or attention.sliding_window_pattern) with its own RoPE
+// base (rope.freq_base_swa, default 10000), NeoX.
 LlamaConfig llama_config_from_gguf(const GgufFile& file);
 
 // The llama2.c header's config (RMSNorm eps 1e-5, theta 10000, interleaved RoPE, as run.c does).
@@ -61,7 +76,7 @@ LinearShape linear_shape(const LlamaConfig& c, std::string_view name);
 
 // The seven linears of a block in GGUF naming, in the order the forward pass uses them.
 // Architectures llama_config_from_gguf accepts, for messages.
-inline constexpr const char* kSupportedArchitectures = "llama, qwen2, qwen3";
+inline constexpr const char* kSupportedArchitectures = "llama, qwen2, qwen3, gemma3";
 
 inline constexpr const char* kBlockLinears[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
                                                   "ffn_gate", "ffn_up", "ffn_down"};

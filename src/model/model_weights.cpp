@@ -108,6 +108,12 @@ std::vector<float> ModelWeights::linear_bias(uint32_t block, const std::string& 
   return tensor("blk." + std::to_string(block) + "." + name + ".bias", 1, s.rows).data;
 }
 
+std::vector<float> ModelWeights::post_norm(uint32_t block, const std::string& name) const {
+  if (name != "post_attention_norm" && name != "post_ffw_norm")
+    throw Error("unknown post norm '" + name + "' (expected post_attention_norm or post_ffw_norm)");
+  return tensor("blk." + std::to_string(block) + "." + name + ".weight", 1, config().dim).data;
+}
+
 std::vector<float> ModelWeights::rope_freq_factors() const {
   if (!has_tensor("rope_freqs.weight")) return {};
   return tensor("rope_freqs.weight", 1, config().rope_dim / 2).data;

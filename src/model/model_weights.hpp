@@ -46,6 +46,8 @@ class ModelWeights {
   std::vector<float> head_norm(uint32_t block, const std::string& name) const;
   // Llama 3's rope_freqs.weight (rope_dim/2 factors dividing each rotation frequency); empty when absent.
   std::vector<float> rope_freq_factors() const;
+  // gemma3's RMSNorm of a block's attention or FFN output ("post_attention_norm", "post_ffw_norm"): dim.
+  std::vector<float> post_norm(uint32_t block, const std::string& name) const;
 
   // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
   WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;

@@ -13,6 +13,17 @@ std::vector<double> swiglu_ref(const std::vector<double>& gate, const std::vecto
   return out;
 }
 
+std::vector<double> geglu_tanh_ref(const std::vector<double>& gate, const std::vector<double>& up) {
+  if (gate.size() != up.size()) throw Error("geglu_tanh_ref: gate and up differ in size");
+  const double k = std::sqrt(2.0 / 3.14159265358979323846);
+  std::vector<double> out(gate.size());
+  for (size_t i = 0; i < gate.size(); ++i) {
+    const double g = gate[i];
+    out[i] = 0.5 * g * (1.0 + std::tanh(k * g * (1.0 + 0.044715 * g * g))) * up[i];
+  }
+  return out;
+}
+
 std::vector<double> add_ref(const std::vector<double>& a, const std::vector<double>& b) {
   if (a.size() != b.size()) throw Error("add_ref: operands differ in size");
   std::vector<double> out(a.size());

@@ -4,7 +4,7 @@
   interop_check.py fp32  --vkquant BIN --llama-bin DIR --data DIR --work DIR
       our forward pass on the FP32 stories260K agrees with llama-perplexity.
   interop_check.py arch ARCH  (same options)
-      a small synthetic model of ARCH (qwen2, qwen3, llama3 = llama with rope_freqs), written with the PyPI `gguf` writer: our forward agrees
+      a small synthetic model of ARCH (qwen2, qwen3, llama3 = llama with rope_freqs, gemma3), written with the PyPI `gguf` writer: our forward agrees
       with llama-perplexity on it (and moves when the architecture's own feature is neutralised, so it is used); vkquant quantizes it to
       Q4_0 and llama-perplexity scores that file as `vkquant perplexity` does.
   interop_check.py type TYPE  (same options)
@@ -197,7 +197,8 @@ def check_arch(args) -> bool:
     synthetic_model.write_model(arch, variant, variant=True)
     with_f, without_f = vkquant_ppl(args, model, text), vkquant_ppl(args, variant, text)
     moved = abs(with_f - without_f) / with_f
-    feature = {"qwen2": "q/k/v biases zeroed", "qwen3": "head-norm weights 1", "llama3": "rope factors 1"}[arch]
+    feature = {"qwen2": "q/k/v biases zeroed", "qwen3": "head-norm weights 1", "llama3": "rope factors 1",
+               "gemma3": "sliding window wider than the text"}[arch]
     # The feature must move perplexity far beyond the agreement tolerance, or the comparison above could not
     # tell a forward that ignores it from one that applies it.
     need = 25 * TOL_FLOAT

@@ -25,15 +25,17 @@ MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ s", "e d", "Ġ w", "o n", 
 
 def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_heads: int = 2,
                 hidden: int = 128, layers: int = 2, ctx: int = 256, variant: bool = False):
-    """arch: qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads) or llama3 (GGUF
-    architecture llama with Llama 3's rope_freqs tensor, pre-tokenizer llama-bpe). variant: the same model
-    without its feature doing anything (biases zeroed, head-norm weights 1, rope factors 1), so a test can
-    check the feature moves the result."""
+    """arch: qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads), llama3 (GGUF
+    architecture llama with Llama 3's rope_freqs tensor, pre-tokenizer llama-bpe) or gemma3 (embedding × √dim,
+    q/k and post norms, GeGLU, sliding-window attention of 24 keys on every other block with RoPE base
+    10000, tied head). variant: the same model without its feature doing anything (biases zeroed, head-norm
+    weights 1, rope factors 1, a window wider than the text), so a test can check the feature moves the
+    result."""
     rng = np.random.default_rng(seed)
     tokens = byte_level_tokens() + ["".join(m.split(" ")) for m in MERGES] + ["<|endoftext|>"]
     types = [gguf.TokenType.NORMAL] * (len(tokens) - 1) + [gguf.TokenType.CONTROL]
     vocab = len(tokens)
-    head_dim = 32 if arch == "qwen3" else dim // heads
+    head_dim = 32 if arch in ("qwen3", "gemma3") else dim // heads
     w = gguf.GGUFWriter(path, "llama" if arch == "llama3" else arch)
     w.add_context_length(ctx)
     w.add_embedding_length(dim)
@@ -41,9 +43,12 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     w.add_feed_forward_length(hidden)
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)
-    if arch == "qwen3":
+    if arch in ("qwen3", "gemma3"):
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
+    if arch == "gemma3":
+        w.add_sliding_window(100000 if variant else 24)
+        w.add_uint32("gemma3.attention.sliding_window_pattern", 2)  # blocks 0, 2, … windowed; 1, 3, … global
     w.add_rope_freq_base(10000.0 if arch == "llama3" else 1000000.0)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -62,9 +67,12 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     def vec(n, scale):
         return (rng.standard_normal(n) * scale).astype(np.float32)
 
-    w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim))).astype(np.float32))
     w.add_tensor("output_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
-    w.add_tensor("output.weight", mat(vocab, dim, 1.0))
+    if arch == "gemma3":  # tied: the head is the embedding (scaled down here, as the lookup is × √dim)
+        w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim)) * 0.2).astype(np.float32))
+    else:
+        w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim))).astype(np.float32))
+        w.add_tensor("output.weight", mat(vocab, dim, 1.0))
     if arch == "llama3":  # one factor per rotated pair, dividing its frequency (long-context scaling)
         factors = np.linspace(8.0, 1.0, head_dim // 2).astype(np.float32)  # slows the fast pairs: felt in 128 tokens
         w.add_tensor("rope_freqs.weight", np.ones_like(factors) if variant else factors)
@@ -77,11 +85,14 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
             if arch == "qwen2":
                 bias = vec(rows, 1.0)  # large: a forward that drops or misplaces it scores far off
                 w.add_tensor(p + name + ".bias", np.zeros_like(bias) if variant else bias)
-        if arch == "qwen3":
+        if arch in ("qwen3", "gemma3"):
             for name in ("attn_q_norm", "attn_k_norm"):
                 g = (1 + vec(head_dim, 0.5)).astype(np.float32)
-                w.add_tensor(p + name + ".weight", np.ones_like(g) if variant else g)
+                w.add_tensor(p + name + ".weight", np.ones_like(g) if variant and arch == "qwen3" else g)
         w.add_tensor(p + "attn_output.weight", mat(dim, heads * head_dim))
+        if arch == "gemma3":
+            w.add_tensor(p + "post_attention_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
+            w.add_tensor(p + "post_ffw_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
         w.add_tensor(p + "ffn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
         w.add_tensor(p + "ffn_gate.weight", mat(hidden, dim))
         w.add_tensor(p + "ffn_up.weight", mat(hidden, dim))
@@ -92,4 +103,4 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     w.close()
 
 
-ARCHITECTURES = ("qwen2", "qwen3", "llama3")
+ARCHITECTURES = ("qwen2", "qwen3", "llama3", "gemma3")
