@@ -9,6 +9,7 @@
 #include "model/gguf.hpp"
 #include "model/tokenizer_spm.hpp"
 #include "support/test_seed.hpp"
+#include "vocab_fixture.hpp"
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::model {
@@ -16,40 +17,16 @@ namespace {
 
 using Ids = std::vector<int32_t>;
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f) << path;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 const std::string kLlamaVocab = "llama2-tokenizer/ggml-vocab-llama-spm.gguf";
 
 std::unique_ptr<Tokenizer> llama_tokenizer() { return make_tokenizer(GgufFile::open(test::data_path(kLlamaVocab))); }
 
-// test-tokenizer-0's reading of the fixture: inputs separated by "\n__ggml_vocab_test__\n", one
-// line of space-separated ids per input; it tokenizes with add_special = false, parse_special = false.
+// llama.cpp's own fixture for the LLaMA vocabulary (tests/model/vocab_fixture.hpp).
 TEST(TokenizerSpm, MatchesEveryLlamaCppTestVector) {
   const auto tok = llama_tokenizer();
-  const std::string inputs = read_file(test::data_path(kLlamaVocab + ".inp"));
-  const std::string outputs = read_file(test::data_path(kLlamaVocab + ".out"));
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<std::string> cases;
-  for (size_t pos = 0; pos < inputs.size();) {
-    const size_t next = inputs.find(sep, pos);
-    cases.push_back(inputs.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
-    if (next == std::string::npos) break;
-    pos = next + sep.size();
-  }
-  std::vector<Ids> expected;
-  std::istringstream lines(outputs);
-  for (std::string line; std::getline(lines, line);) {
-    Ids ids;
-    std::istringstream words(line);
-    for (int32_t id; words >> id;) ids.push_back(id);
-    expected.push_back(ids);
-  }
+  const auto fixture = test::read_vocab_fixture(test::data_path(kLlamaVocab));
+  const auto& cases = fixture.inputs;
+  const auto& expected = fixture.expected;
   ASSERT_EQ(cases.size(), expected.size());
   ASSERT_EQ(cases.size(), 46u);
   size_t matched = 0;
