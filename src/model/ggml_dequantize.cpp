@@ -112,6 +112,8 @@ void dequantize_row(GgmlType t, const uint8_t* src, float* dst, uint64_t n) {
     case GgmlType::Q4_K: dequantize_q4_k(src, dst, n / bs); return;
     case GgmlType::Q5_K: dequantize_q5_k(src, dst, n / bs); return;
     case GgmlType::Q6_K: dequantize_q6_k(src, dst, n / bs); return;
+    case GgmlType::IQ4_NL: dequantize_iq4_nl(src, dst, n / bs); return;
+    case GgmlType::IQ4_XS: dequantize_iq4_xs(src, dst, n / bs); return;
     default:
       throw Error(std::string("dequantize_row: type ") + ggml_type_name(t) + " cannot be decoded (readable types: " +
                   kReadableTypes + ")");

@@ -148,4 +148,39 @@ void dequantize_q6_k(const uint8_t* src, float* y, uint64_t nb) {
   }
 }
 
+// ggml's 16-value non-linear grid of IQ4_NL and IQ4_XS (kvalues_iq4nl).
+constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// block_iq4_nl: d, qs[16] (element j low nibble, j + 16 high nibble).
+void dequantize_iq4_nl(const uint8_t* src, float* y, uint64_t nb) {
+  for (uint64_t i = 0; i < nb; ++i, src += 18, y += 32) {
+    const float d = load_half(src);
+    const uint8_t* qs = src + 2;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * float(kIq4nlValues[qs[j] & 0xF]);
+      y[j + 16] = d * float(kIq4nlValues[qs[j] >> 4]);
+    }
+  }
+}
+
+// block_iq4_xs: d, scales_h (u16: the top 2 bits of eight 6-bit sub-block scales), scales_l[4] (their
+// low nibbles), qs[128]; sub-block scale d · (ls − 32).
+void dequantize_iq4_xs(const uint8_t* src, float* y, uint64_t nb) {
+  for (uint64_t i = 0; i < nb; ++i, src += 136) {
+    const float d = load_half(src);
+    uint16_t scales_h;
+    std::memcpy(&scales_h, src + 2, 2);
+    const uint8_t* scales_l = src + 4;
+    const uint8_t* qs = src + 8;
+    for (int ib = 0; ib < QK_K / 32; ++ib, y += 32, qs += 16) {
+      const int ls = ((scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scales_h >> (2 * ib)) & 3) << 4);
+      const float dl = d * float(ls - 32);
+      for (int j = 0; j < 16; ++j) {
+        y[j] = dl * float(kIq4nlValues[qs[j] & 0xF]);
+        y[j + 16] = dl * float(kIq4nlValues[qs[j] >> 4]);
+      }
+    }
+  }
+}
+
 }  // namespace vkq::model

@@ -40,7 +40,8 @@ uint64_t ggml_row_size(GgmlType t, uint64_t n);
 // Types dequantize_row decodes: kReadableTypes.
 bool is_supported_for_reading(GgmlType t);
 // The readable types, for messages.
-inline constexpr const char* kReadableTypes = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K";
+inline constexpr const char* kReadableTypes =
+    "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS";
 // vkq::Error naming the tensor and its type when is_supported_for_reading(t) is false.
 void require_readable(GgmlType t, std::string_view tensor_name);
 

@@ -77,7 +77,7 @@ TEST(GgufIndependentReader, PythonGgufDequantizesOurTensorsBitForBit) {
                                                                    std::streamsize(ours.size() * 4));
       writer.add_tensor(name, {cols, rows}, f.type, std::move(bytes));
     }
-    // K types (read only: requantization inputs): random bytes with finite fp16 super-block scales at
+    // K and IQ4 types (read only: requantization inputs): random bytes with finite fp16 block scales at
     // their offsets in the block, decoded by us and by the gguf package.
     struct KType {
       model::GgmlType type;
@@ -85,7 +85,8 @@ TEST(GgufIndependentReader, PythonGgufDequantizesOurTensorsBitForBit) {
     };
     const KType ktypes[] = {{model::GgmlType::Q2_K, {80, 82}}, {model::GgmlType::Q3_K, {108}},
                             {model::GgmlType::Q4_K, {0, 2}},   {model::GgmlType::Q5_K, {0, 2}},
-                            {model::GgmlType::Q6_K, {208}}};
+                            {model::GgmlType::Q6_K, {208}},    {model::GgmlType::IQ4_NL, {0}},
+                            {model::GgmlType::IQ4_XS, {0}}};
     const size_t kcols = 512, krows = 3;
     for (const auto& k : ktypes) {
       const size_t block_bytes = model::ggml_block_bytes(k.type);

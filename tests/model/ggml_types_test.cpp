@@ -93,17 +93,17 @@ TEST(GgmlTypes, BlockGeometryMatchesGgmlStructs) {
 TEST(GgmlTypes, ReadableTypesAndTheirErrors) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
                      GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
-                     GgmlType::Q6_K})
+                     GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS})
     EXPECT_TRUE(is_supported_for_reading(t)) << ggml_type_name(t);
-  for (GgmlType t : {GgmlType::Q8_K, GgmlType::IQ4_XS, GgmlType::Q8_1, GgmlType::IQ4_NL, GgmlType::I32, GgmlType::F64})
+  for (GgmlType t : {GgmlType::Q8_K, GgmlType::IQ2_XXS, GgmlType::Q8_1, GgmlType::IQ3_S, GgmlType::I32, GgmlType::F64})
     EXPECT_FALSE(is_supported_for_reading(t)) << ggml_type_name(t);
-  const std::string msg = error_of([] { require_readable(GgmlType::IQ4_XS, "blk.3.ffn_down.weight"); });
+  const std::string msg = error_of([] { require_readable(GgmlType::IQ2_XXS, "blk.3.ffn_down.weight"); });
   EXPECT_NE(msg.find("'blk.3.ffn_down.weight'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("type IQ4_XS"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("Q6_K"), std::string::npos) << msg;  // the readable list is complete
-  std::vector<uint8_t> block(136);
+  EXPECT_NE(msg.find("type IQ2_XXS"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("IQ4_XS"), std::string::npos) << msg;  // the readable list is complete
+  std::vector<uint8_t> block(66);
   std::vector<float> out(256);
-  EXPECT_THROW(dequantize_row(GgmlType::IQ4_XS, block.data(), out.data(), 256), Error);
+  EXPECT_THROW(dequantize_row(GgmlType::IQ2_XXS, block.data(), out.data(), 256), Error);
 }
 
 // Known bytes, decoded by hand from ggml-common.h's layouts.

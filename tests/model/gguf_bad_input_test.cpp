@@ -162,15 +162,15 @@ TEST_F(GgufBadInput, UnknownAndUnreadableTensorTypes) {
   expect_rejected(g.bytes, "tensor 'a' has unknown ggml type id 99");
   g.put_at<uint32_t>(l.first_type, 4);  // Q4_2, retired by ggml
   expect_rejected(g.bytes, "tensor 'a' has unknown ggml type id 4");
-  // An IQ4_XS tensor opens (its geometry is known) but its data cannot be read.
+  // An IQ2_XXS tensor opens (its geometry is known) but its data cannot be read.
   test::GgufBytes k;
   k.header(3, 1, 0);
-  k.tensor_info("blk.0.ffn_down.weight", {256, 2}, GgmlType::IQ4_XS, 0);
+  k.tensor_info("blk.0.ffn_down.weight", {256, 2}, GgmlType::IQ2_XXS, 0);
   k.pad_to(32);
-  k.bytes.resize(k.size() + 2 * 136);
+  k.bytes.resize(k.size() + 2 * 66);
   const GgufFile f = GgufFile::from_memory(k.bytes, "k.gguf");
-  EXPECT_EQ(f.tensors()[0].n_bytes(), 272u);
-  expect_rejected(k.bytes, "tensor 'blk.0.ffn_down.weight' has type IQ4_XS, which vkquant cannot read");
+  EXPECT_EQ(f.tensors()[0].n_bytes(), 132u);
+  expect_rejected(k.bytes, "tensor 'blk.0.ffn_down.weight' has type IQ2_XXS, which vkquant cannot read");
 }
 
 TEST_F(GgufBadInput, DuplicateKeysAndTensorNames) {
