@@ -127,7 +127,10 @@ void add_quantize_command(CLI::App& app) {
     CancelFlag cancel{false};
     QuantizeResult r;
     {
-      InterruptGuard guard(cancel, {o.output_path + ".partial", o.output_path + ".json.partial"});
+      // The files a forced quit removes: only this run's (a generic INT grid writes none).
+      std::vector<std::string> partial;
+      if (!o.output_path.empty()) partial = {o.output_path + ".partial", o.output_path + ".json.partial"};
+      InterruptGuard guard(cancel, partial);
       r = quantize(o, [&](const ProgressEvent& e) { printer(e); }, &cancel);
     }
     printer.end();
