@@ -85,44 +85,34 @@ void dequantize_q3_k(const uint8_t* src, float* y, uint64_t nb) {
   }
 }
 
-// block_q4_K: d, dmin, scales[12] (eight 6-bit scale/min pairs), qs[128] (nibbles: 32 low, then 32 high).
-void dequantize_q4_k(const uint8_t* src, float* y, uint64_t nb) {
-  for (uint64_t i = 0; i < nb; ++i, src += 144) {
-    const float d = load_half(src), min = load_half(src + 2);
-    const uint8_t* scales = src + 4;
-    const uint8_t* q = src + 16;
-    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
-      uint8_t sc, m;
-      scale_min_k4(is, scales, sc, m);
-      const float d1 = d * float(sc), m1 = min * float(m);
-      scale_min_k4(is + 1, scales, sc, m);
-      const float d2 = d * float(sc), m2 = min * float(m);
-      for (int l = 0; l < 32; ++l) *y++ = d1 * float(q[l] & 0xF) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * float(q[l] >> 4) - m2;
-    }
+// block_q4_K: d, dmin, scales[12] (eight 6-bit scale/min pairs), qs[128] (nibbles: 32 low, then 32
+// high); block_q5_K adds qh[32] before qs (the fifth bit of sub-block pair p in bits 2p and 2p + 1).
+// One decoder for both: qh is nullptr for Q4_K.
+namespace {
+void decode_q45_k_block(const uint8_t* block, const uint8_t* qh, const uint8_t* ql, float* y) {
+  const float d = load_half(block), min = load_half(block + 2);
+  const uint8_t* scales = block + 4;
+  uint8_t u1 = 1, u2 = 2;
+  for (int is = 0; is < 8; is += 2, ql += 32) {
+    uint8_t sc, m;
+    scale_min_k4(is, scales, sc, m);
+    const float d1 = d * float(sc), m1 = min * float(m);
+    scale_min_k4(is + 1, scales, sc, m);
+    const float d2 = d * float(sc), m2 = min * float(m);
+    for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + (qh && (qh[l] & u1) ? 16 : 0)) - m1;
+    for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + (qh && (qh[l] & u2) ? 16 : 0)) - m2;
+    u1 = uint8_t(u1 << 2);
+    u2 = uint8_t(u2 << 2);
   }
 }
+}  // namespace
 
-// block_q5_K: as Q4_K plus qh[32] (the fifth bit of sub-block pair p in bits 2p and 2p + 1).
+void dequantize_q4_k(const uint8_t* src, float* y, uint64_t nb) {
+  for (uint64_t i = 0; i < nb; ++i, src += 144, y += QK_K) decode_q45_k_block(src, nullptr, src + 16, y);
+}
+
 void dequantize_q5_k(const uint8_t* src, float* y, uint64_t nb) {
-  for (uint64_t i = 0; i < nb; ++i, src += 176) {
-    const float d = load_half(src), min = load_half(src + 2);
-    const uint8_t* scales = src + 4;
-    const uint8_t* qh = src + 16;
-    const uint8_t* ql = src + 48;
-    uint8_t u1 = 1, u2 = 2;
-    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32) {
-      uint8_t sc, m;
-      scale_min_k4(is, scales, sc, m);
-      const float d1 = d * float(sc), m1 = min * float(m);
-      scale_min_k4(is + 1, scales, sc, m);
-      const float d2 = d * float(sc), m2 = min * float(m);
-      for (int l = 0; l < 32; ++l) *y++ = d1 * float((ql[l] & 0xF) + ((qh[l] & u1) ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * float((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
-      u1 = uint8_t(u1 << 2);
-      u2 = uint8_t(u2 << 2);
-    }
-  }
+  for (uint64_t i = 0; i < nb; ++i, src += 176, y += QK_K) decode_q45_k_block(src, src + 16, src + 48, y);
 }
 
 // block_q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8), d; codes offset 32.
