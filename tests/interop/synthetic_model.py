@@ -69,7 +69,7 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
 
     w.add_tensor("output_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
     if arch == "gemma3":  # tied: the head is the embedding (scaled down here, as the lookup is × √dim)
-        w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim)) * 0.2).astype(np.float32))
+        w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim)) * 0.1).astype(np.float32))
     else:
         w.add_tensor("token_embd.weight", (rng.standard_normal((vocab, dim))).astype(np.float32))
         w.add_tensor("output.weight", mat(vocab, dim, 1.0))
@@ -87,7 +87,7 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
                 w.add_tensor(p + name + ".bias", np.zeros_like(bias) if variant else bias)
         if arch in ("qwen3", "gemma3"):
             for name in ("attn_q_norm", "attn_k_norm"):
-                g = (1 + vec(head_dim, 0.5)).astype(np.float32)
+                g = np.exp(vec(head_dim, 0.8)).astype(np.float32)  # positive, spread 0.2 … 5: the norms matter
                 w.add_tensor(p + name + ".weight", np.ones_like(g) if variant and arch == "qwen3" else g)
         w.add_tensor(p + "attn_output.weight", mat(dim, heads * head_dim))
         if arch == "gemma3":
