@@ -55,7 +55,9 @@ void add_quantize_command(CLI::App& app) {
       cmd->add_option("--beam", o.beam_width, "Beam width K for --method beam")->capture_default_str();
   cmd->add_option("--lambda", o.lambda, "SARQC strength λ (0 = plain GPTQ); keeps weights near the originals")
       ->capture_default_str();
-  cmd->add_option("--saliency", o.saliency, "SARQC saliency: unit | hdiag | act | act2")->capture_default_str();
+  static CLI::Option* saliency_opt =
+      cmd->add_option("--saliency", o.saliency, "SARQC saliency (with --lambda): unit | hdiag | act | act2")
+          ->capture_default_str();
   cmd->add_option("--alpha", o.alpha, "Asymmetric calibration α (0 = GPTQ, 0.25 = GPTAQ)")->capture_default_str();
   cmd->add_option("--alpha-mode", o.alpha_mode, "fixed | sampled (α ~ Beta(b,b) folded, per sequence: SNRQ)")
       ->capture_default_str();
@@ -107,8 +109,14 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--no-report", no_report, "Do not write the run report OUT.json");
   cmd->add_flag("--json", json, "JSON progress events and result on stdout (for programs)");
   cmd->add_flag("-q,--quiet", quiet, "No progress output");
-  cmd->callback([] {
+  cmd->callback([cmd] {
     o.act_order = !no_act_order;
+    // Options that would do nothing are errors, not silence.
+    if (saliency_opt->count() > 0 && o.lambda == 0)
+      throw Error("--saliency " + o.saliency + " weights SARQC's regulariser, which is off: add --lambda L (> 0)");
+    for (const char* eval_opt : {"--eval-range", "--eval-ctx", "--eval-max-windows", "--eval-protocol"})
+      if (cmd->get_option(eval_opt)->count() > 0 && o.eval_text_path.empty())
+        throw Error(std::string(eval_opt) + " shapes the evaluation of --eval-text, which is not given");
     if (beam_opt->count() > 0 && o.method != "beam")
       throw Error("--beam " + std::to_string(o.beam_width) + " sets the beam width of --method beam only: add --method beam");
     if (scale_search && no_scale_search) throw Error("--scale-search and --no-scale-search: choose one");

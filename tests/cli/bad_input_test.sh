@@ -202,7 +202,14 @@ expect_failure method-typo-before-load "--method beem: expected gptq, rtn, beam 
   "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" --method beem "${SMALL[@]}"
 
 expect_failure saliency-typo-before-load "--saliency actt: expected unit, hdiag, act or act2" \
-  "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" --saliency actt "${SMALL[@]}"
+  "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" --lambda 0.1 --saliency actt "${SMALL[@]}"
+
+# Options that would do nothing are errors.
+expect_failure saliency-without-lambda "--saliency hdiag weights SARQC's regulariser, which is off" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --saliency hdiag "${SMALL[@]}"
+
+expect_failure eval-option-without-eval-text "--eval-ctx shapes the evaluation of --eval-text, which is not given" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --eval-ctx 128 "${SMALL[@]}"
 
 expect_failure type-typo-before-load "Q4_O" \
   "$VKQ" quantize "$WORK/no-such-model.gguf" --calib "$CALIB" -t Q4_O -o "$OUT" "${SMALL[@]}"
