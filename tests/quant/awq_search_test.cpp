@@ -81,10 +81,17 @@ TEST_P(AwqCases, MatchesReference) {
   const auto want = ref::awq_scale_search(ref_layers, n, hd, mean_abs, c.spec);
   const auto got = quant::awq_scale_search(ctx, layers, n, hb, mean_abs, c.spec);
   ASSERT_EQ(got.losses.size(), want.losses.size());
+  // fp32 W·s^a can land a group's fp16 scale (or Q4_0/Q5_0's first extreme) on the other side of a
+  // rounding tie from float64, which moves that group's codes: at most one exponent of the grid may
+  // differ by such a flip, and then by under 1 % (a wrong kernel moves every exponent, by far more).
+  size_t flipped = 0;
   for (size_t k = 0; k < want.losses.size(); ++k) {
     EXPECT_EQ(got.exponents[k], want.exponents[k]);
-    EXPECT_NEAR(got.losses[k], want.losses[k], 1e-3 * want.losses[k]) << "a = " << want.exponents[k];
+    const double rel = std::fabs(got.losses[k] - want.losses[k]) / want.losses[k];
+    flipped += rel > 1e-3;
+    EXPECT_LT(rel, 1e-2) << "a = " << want.exponents[k];
   }
+  EXPECT_LE(flipped, 1u) << "exponents whose loss differs beyond fp32 rounding";
   EXPECT_LE(want.losses[got.best], want.best_loss * (1 + 1e-3));
   EXPECT_EQ(got.best_exponent, got.exponents[got.best]);
   ASSERT_EQ(got.scales.size(), size_t(n));
