@@ -84,7 +84,7 @@ function(vkq_public_library name)
                                              $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
     set_target_properties(${lib} PROPERTIES OUTPUT_NAME ${name})
   endforeach()
-  target_link_libraries(${name}_static INTERFACE Vulkan::Vulkan Threads::Threads)
+  target_link_libraries(${name}_static INTERFACE Vulkan::Vulkan Threads::Threads sentencepiece)
   # SONAME libvkquant.so.0 while the API is 0.x (every 0.y may break it: the minor is in the name too).
   set_target_properties(${name}_shared PROPERTIES VERSION ${PROJECT_VERSION}
                                                   SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}

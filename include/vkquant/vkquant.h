@@ -53,6 +53,11 @@ VKQ_C_API void vkq_cancel_token_free(vkq_cancel_token* token);
 VKQ_C_API int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user, vkq_cancel_token* cancel,
                            char** result_json);
 
+/* Converts a Hugging Face checkpoint folder to an unquantized GGUF (vkq::convert). `options_json`
+ * holds the fields of vkq::ConvertOptions ({"model_path": "dir", "output_path": "m.gguf",
+ * "type": "BF16"}). Returns 0 on success, 2 when cancelled, -1 on an error (see vkq_last_error). */
+VKQ_C_API int vkq_convert(const char* options_json, vkq_progress_fn progress, void* user, vkq_cancel_token* cancel);
+
 VKQ_C_API void vkq_free(void* p);
 
 #ifdef __cplusplus

@@ -109,7 +109,8 @@ class VKQ_API Cancelled : public Error {
 enum class PerplexityProtocol { Windows, Llama };
 
 struct PerplexityOptions {
-  std::string model_path;      // GGUF (any type vkquant reads, including its own output) or llama2.c .bin
+  std::string model_path;      // GGUF (any type vkquant reads, including its own output), a Hugging Face
+                               // checkpoint folder, or llama2.c .bin
   std::string tokenizer_path;  // llama2.c tokenizer (tok512.bin) for a .bin model; GGUF carries its own
   std::string text_path;       // UTF-8 text
   double text_begin = 0.0, text_end = 1.0;  // the byte range of the text to use, as fractions
@@ -138,7 +139,8 @@ struct PerplexityResult {
 enum class CalibrationProtocol { Sampled, Llama };
 
 struct QuantizeOptions {
-  std::string model_path;       // GGUF with F32/F16/BF16 weights, or a llama2.c .bin (with tokenizer_path)
+  std::string model_path;       // GGUF with F32/F16/BF16 weights, a Hugging Face checkpoint folder
+                                // (safetensors), or a llama2.c .bin (with tokenizer_path)
   std::string tokenizer_path;   // llama2.c tokenizer for a .bin model
   std::string calib_path;       // calibration text (UTF-8)
   std::string output_path;      // OUT.gguf; "" only with a generic grid type (evaluation only)
@@ -217,6 +219,29 @@ struct QuantizeResult {
   bool evaluated = false;
   PerplexityResult evaluation;  // of the quantized model, when eval_text_path was given
 };
+
+// ---- conversion -------------------------------------------------------------------------
+
+// A Hugging Face checkpoint folder (config.json, tokenizer.json or tokenizer.model, model.safetensors
+// or shards with model.safetensors.index.json) written as an unquantized GGUF with the tensors and
+// metadata llama.cpp's convert_hf_to_gguf.py writes (docs/huggingface.md lists the differences).
+// quantize() and perplexity() also take such a folder as model_path directly.
+struct ConvertOptions {
+  std::string model_path;   // the checkpoint folder
+  std::string output_path;  // OUT.gguf, written as OUT.gguf.partial and renamed when complete
+  std::string type = "auto";  // matrices: auto (BF16 for a BF16 checkpoint, else F16), F32, F16 or BF16
+  bool force = false;       // overwrite an existing output_path
+};
+
+struct ConvertResult {
+  std::string output_path;
+  std::string architecture;  // general.architecture
+  uint64_t tensors = 0, bytes = 0;
+  double seconds = 0;
+};
+
+VKQ_API ConvertResult convert(const ConvertOptions& options, const ProgressCallback& progress = {},
+                              const CancelFlag* cancel = nullptr);
 
 // ALGORITHMS.md §6: non-overlapping windows of ctx tokens, every token after the first scored.
 VKQ_API PerplexityResult perplexity(const PerplexityOptions& options, const ProgressCallback& progress = {},

@@ -239,6 +239,36 @@ int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user,
   }
 }
 
+int vkq_convert(const char* options_json, vkq_progress_fn progress, void* user, vkq_cancel_token* cancel) {
+  g_last_error.clear();
+  try {
+    if (!options_json) throw vkq::Error("vkq_convert: options_json is NULL");
+    const nlohmann::json j = nlohmann::json::parse(options_json, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw vkq::Error("vkq_convert options: expected a JSON object");
+    vkq::ConvertOptions o;
+    for (const auto& [key, value] : j.items()) {
+      const bool is_string = value.is_string();
+      if (key == "model_path" && is_string) o.model_path = value.get<std::string>();
+      else if (key == "output_path" && is_string) o.output_path = value.get<std::string>();
+      else if (key == "type" && is_string) o.type = value.get<std::string>();
+      else if (key == "force" && value.is_boolean()) o.force = value.get<bool>();
+      else if (key == "model_path" || key == "output_path" || key == "type" || key == "force")
+        throw vkq::Error("vkq_convert options: \"" + key + "\" has the wrong type");
+      else throw vkq::Error("vkq_convert options: unknown key \"" + key + "\"");
+    }
+    vkq::ProgressCallback cb;
+    if (progress) cb = [&](const vkq::ProgressEvent& e) { progress(event_json(e).c_str(), user); };
+    vkq::convert(o, cb, cancel ? &cancel->flag : nullptr);
+    return 0;
+  } catch (const vkq::Cancelled& e) {
+    g_last_error = e.what();
+    return 2;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+    return -1;
+  }
+}
+
 void vkq_free(void* p) { std::free(p); }
 
 }  // extern "C"

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "io/hf_gguf.hpp"
 #include "io/llama2c_gguf.hpp"
 #include "model/gguf.hpp"
 #include "vkquant/vkquant.hpp"
@@ -40,12 +41,19 @@ ModelSource open_model_source(const std::string& model_path, const std::string& 
   if (!std::filesystem::exists(model_path)) throw Error(model_path + ": no such model file");
   const ModelFormat format = detect_model_format(model_path);
   switch (format) {
-    case ModelFormat::folder:
-      throw Error(model_path + " is a folder: Hugging Face checkpoints are not read yet; convert it to an F16 GGUF "
-                               "with llama.cpp's convert_hf_to_gguf.py and pass that file");
+    case ModelFormat::folder: {
+      if (!tokenizer_path.empty())
+        throw Error("--tokenizer " + tokenizer_path + ": " + model_path +
+                    " is a Hugging Face checkpoint, whose tokenizer comes from its own files; --tokenizer is for "
+                    "llama2.c checkpoints");
+      // The GGUF convert would write, assembled over the mapped safetensors: the same bytes flow on.
+      ModelSource src{model::ModelWeights::from_gguf(io::hf_as_gguf(model_path)), nullptr};
+      src.tokenizer = model::make_tokenizer(*src.weights.gguf());
+      return src;
+    }
     case ModelFormat::safetensors:
-      throw Error(model_path + " is a safetensors file: not read yet; convert its Hugging Face folder to an F16 GGUF "
-                               "with llama.cpp's convert_hf_to_gguf.py and pass that file");
+      throw Error(model_path + " is a safetensors file: pass the Hugging Face checkpoint folder that holds it (with "
+                               "config.json and the tokenizer files)");
     case ModelFormat::unknown:
       // A damaged GGUF is named as one rather than as an unknown format.
       if (std::filesystem::path(model_path).extension() == ".gguf")

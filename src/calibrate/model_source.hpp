@@ -23,10 +23,11 @@ enum class ModelFormat { gguf, llama2c, safetensors, folder, unknown };
 ModelFormat detect_model_format(const std::string& path);
 
 // A llama2.c checkpoint is turned into an in-memory GGUF (vocabulary from the tokenizer file) so
-// that it quantizes to a GGUF llama.cpp loads; its text is tokenized as llama2.c does.
-// vkq::Error naming the file when it is missing, unreadable or not a model we read (a
-// safetensors file or Hugging Face folder is named as such), naming --tokenizer when a llama2.c
-// checkpoint comes without one or a GGUF (which carries its own tokenizer) comes with one.
+// that it quantizes to a GGUF llama.cpp loads; its text is tokenized as llama2.c does. A Hugging
+// Face checkpoint folder becomes the GGUF `vkquant convert` would write, assembled over its mapped
+// safetensors. vkq::Error naming the file when it is missing, unreadable or not a model we read (a
+// bare safetensors file is named as such), naming --tokenizer when a llama2.c checkpoint comes
+// without one or a GGUF or folder (which carry their own tokenizer) comes with one.
 ModelSource open_model_source(const std::string& model_path, const std::string& tokenizer_path);
 
 // The bytes [begin, end) of a text file given as fractions of its size (0..1), cut back to

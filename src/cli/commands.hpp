@@ -9,6 +9,7 @@ void add_devices_command(CLI::App& app);
 void add_selftest_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 
 // Set by a command's callback; main() returns it.
 int& exit_code();

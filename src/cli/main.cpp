@@ -32,12 +32,15 @@ int main(int argc, char** argv) {
   app.footer(
       "Examples:\n"
       "  vkquant quantize model-f16.gguf --calib text.txt -t Q4_0 -o model-q4_0.gguf\n"
+      "  vkquant quantize ./Qwen2.5-0.5B/ --calib text.txt -t Q4_0 -o qwen-q4_0.gguf   (a Hugging Face folder)\n"
+      "  vkquant convert ./Qwen2.5-0.5B/ -o qwen-bf16.gguf\n"
       "  vkquant devices                 list Vulkan devices and their probed features\n"
       "  vkquant selftest                check every kernel against its float64 reference\n"
       "  vkquant perplexity model.gguf --text wiki.test.raw --ctx 512\n"
       "Device choice: --device INDEX|NAME, or the VKQ_DEVICE environment variable.");
   vkq::cli::add_quantize_command(app);
   vkq::cli::add_perplexity_command(app);
+  vkq::cli::add_convert_command(app);
   vkq::cli::add_devices_command(app);
   vkq::cli::add_selftest_command(app);
   try {

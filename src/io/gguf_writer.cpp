@@ -7,6 +7,7 @@
 
 #include "io/atomic_file.hpp"
 #include "io/gguf_encode.hpp"
+#include "io/gguf_values.hpp"
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::io {
@@ -23,29 +24,6 @@ constexpr size_t kMaxTensorName = 64;
 constexpr uint64_t kMaxKeyLength = 65535;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
-
-GgufValue scalar(GgufValueType type, decltype(GgufValue::data) data) {
-  GgufValue v;
-  v.type = type;
-  v.data = std::move(data);
-  return v;
-}
-
-template <typename T>
-GgufValue array_of(GgufValueType element_type, const std::vector<T>& items) {
-  std::vector<GgufValue> elements;
-  elements.reserve(items.size());
-  for (const T& item : items) {
-    if constexpr (std::is_same_v<T, std::string>) elements.push_back(scalar(element_type, item));
-    else if constexpr (std::is_floating_point_v<T>) elements.push_back(scalar(element_type, double(item)));
-    else elements.push_back(scalar(element_type, int64_t(item)));
-  }
-  GgufValue v;
-  v.type = GgufValueType::ARRAY;
-  v.array_type = element_type;
-  v.data = std::move(elements);
-  return v;
-}
 
 // Counts a producer's bytes so that a short or long tensor is caught, naming the tensor.
 class CountingSink : public TensorSink {
@@ -117,32 +95,32 @@ void GgufWriter::copy_metadata(const model::GgufFile& src) {
   for (const auto& [key, value] : src.metadata()) add(key, value);
 }
 
-void GgufWriter::add_u8(std::string key, uint8_t v) { add(std::move(key), scalar(GgufValueType::UINT8, uint64_t(v))); }
-void GgufWriter::add_i8(std::string key, int8_t v) { add(std::move(key), scalar(GgufValueType::INT8, int64_t(v))); }
+void GgufWriter::add_u8(std::string key, uint8_t v) { add(std::move(key), gguf_scalar(GgufValueType::UINT8, uint64_t(v))); }
+void GgufWriter::add_i8(std::string key, int8_t v) { add(std::move(key), gguf_scalar(GgufValueType::INT8, int64_t(v))); }
 void GgufWriter::add_u16(std::string key, uint16_t v) {
-  add(std::move(key), scalar(GgufValueType::UINT16, uint64_t(v)));
+  add(std::move(key), gguf_scalar(GgufValueType::UINT16, uint64_t(v)));
 }
-void GgufWriter::add_i16(std::string key, int16_t v) { add(std::move(key), scalar(GgufValueType::INT16, int64_t(v))); }
+void GgufWriter::add_i16(std::string key, int16_t v) { add(std::move(key), gguf_scalar(GgufValueType::INT16, int64_t(v))); }
 void GgufWriter::add_u32(std::string key, uint32_t v) {
-  add(std::move(key), scalar(GgufValueType::UINT32, uint64_t(v)));
+  add(std::move(key), gguf_scalar(GgufValueType::UINT32, uint64_t(v)));
 }
-void GgufWriter::add_i32(std::string key, int32_t v) { add(std::move(key), scalar(GgufValueType::INT32, int64_t(v))); }
-void GgufWriter::add_u64(std::string key, uint64_t v) { add(std::move(key), scalar(GgufValueType::UINT64, v)); }
-void GgufWriter::add_i64(std::string key, int64_t v) { add(std::move(key), scalar(GgufValueType::INT64, v)); }
-void GgufWriter::add_f32(std::string key, float v) { add(std::move(key), scalar(GgufValueType::FLOAT32, double(v))); }
-void GgufWriter::add_f64(std::string key, double v) { add(std::move(key), scalar(GgufValueType::FLOAT64, v)); }
-void GgufWriter::add_bool(std::string key, bool v) { add(std::move(key), scalar(GgufValueType::BOOL, v)); }
+void GgufWriter::add_i32(std::string key, int32_t v) { add(std::move(key), gguf_scalar(GgufValueType::INT32, int64_t(v))); }
+void GgufWriter::add_u64(std::string key, uint64_t v) { add(std::move(key), gguf_scalar(GgufValueType::UINT64, v)); }
+void GgufWriter::add_i64(std::string key, int64_t v) { add(std::move(key), gguf_scalar(GgufValueType::INT64, v)); }
+void GgufWriter::add_f32(std::string key, float v) { add(std::move(key), gguf_scalar(GgufValueType::FLOAT32, double(v))); }
+void GgufWriter::add_f64(std::string key, double v) { add(std::move(key), gguf_scalar(GgufValueType::FLOAT64, v)); }
+void GgufWriter::add_bool(std::string key, bool v) { add(std::move(key), gguf_scalar(GgufValueType::BOOL, v)); }
 void GgufWriter::add_string(std::string key, std::string v) {
-  add(std::move(key), scalar(GgufValueType::STRING, std::move(v)));
+  add(std::move(key), gguf_scalar(GgufValueType::STRING, std::move(v)));
 }
 void GgufWriter::add_string_array(std::string key, const std::vector<std::string>& v) {
-  add(std::move(key), array_of(GgufValueType::STRING, v));
+  add(std::move(key), gguf_array(GgufValueType::STRING, v));
 }
 void GgufWriter::add_f32_array(std::string key, const std::vector<float>& v) {
-  add(std::move(key), array_of(GgufValueType::FLOAT32, v));
+  add(std::move(key), gguf_array(GgufValueType::FLOAT32, v));
 }
 void GgufWriter::add_i32_array(std::string key, const std::vector<int32_t>& v) {
-  add(std::move(key), array_of(GgufValueType::INT32, v));
+  add(std::move(key), gguf_array(GgufValueType::INT32, v));
 }
 
 uint64_t GgufWriter::alignment() const {

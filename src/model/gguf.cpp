@@ -35,6 +35,9 @@ struct GgufFile::Impl {
   // Views into layout's strings, which never move once parsing is done.
   std::map<std::string_view, size_t> key_index;
   std::map<std::string_view, size_t> tensor_index;
+  // An assembled file: each tensor's bytes (same order as layout.tensors) and what owns them.
+  std::vector<const uint8_t*> tensor_bytes;
+  std::shared_ptr<const void> keep_alive;
 
   void parse() {
     layout = parse_gguf(bytes, size, path);
@@ -62,6 +65,28 @@ GgufFile GgufFile::from_memory(std::vector<uint8_t> bytes, const std::string& na
   impl->bytes = impl->owned.data();
   impl->size = impl->owned.size();
   impl->parse();
+  return GgufFile(std::move(impl));
+}
+
+GgufFile GgufFile::assemble(std::string name, std::vector<std::pair<std::string, GgufValue>> metadata,
+                            std::vector<AssembledTensor> tensors, std::shared_ptr<const void> keep_alive) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = std::move(name);
+  impl->keep_alive = std::move(keep_alive);
+  impl->layout.version = 3;
+  impl->layout.metadata = std::move(metadata);
+  for (auto& t : tensors) {
+    impl->layout.tensors.push_back(std::move(t.info));
+    impl->tensor_bytes.push_back(t.data);
+  }
+  for (size_t i = 0; i < impl->layout.metadata.size(); ++i) {
+    if (!impl->key_index.emplace(impl->layout.metadata[i].first, i).second)
+      impl->fail("metadata key '" + impl->layout.metadata[i].first + "' appears twice");
+  }
+  for (size_t i = 0; i < impl->layout.tensors.size(); ++i) {
+    if (!impl->tensor_index.emplace(impl->layout.tensors[i].name, i).second)
+      impl->fail("tensor '" + impl->layout.tensors[i].name + "' appears twice");
+  }
   return GgufFile(std::move(impl));
 }
 
@@ -163,6 +188,12 @@ const GgufTensorInfo& GgufFile::tensor(std::string_view name) const {
 }
 
 const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {
+  if (!impl_->tensor_bytes.empty()) {
+    auto it = impl_->tensor_index.find(t.name);
+    if (it == impl_->tensor_index.end() || &impl_->layout.tensors[it->second] != &t)
+      impl_->fail("tensor '" + t.name + "' does not belong to this model");
+    return impl_->tensor_bytes[it->second];
+  }
   // The extents were validated at open; this re-check guards against an info from another file.
   const uint64_t start = impl_->layout.data_offset;
   const uint64_t data_size = impl_->size > start ? impl_->size - start : 0;

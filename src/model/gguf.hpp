@@ -56,6 +56,15 @@ class GgufFile {
   static GgufFile open(const std::string& path);
   // The same validation over bytes in memory (fuzzing, tests); `name` stands for the path in errors.
   static GgufFile from_memory(std::vector<uint8_t> bytes, const std::string& name);
+  // A GGUF put together in memory from metadata and tensors whose bytes live elsewhere (a mapped
+  // safetensors checkpoint, converted buffers), owned by `keep_alive` for this object's life.
+  // Nothing is copied; `name` stands for the path in errors. vkq::Error for a repeated tensor name.
+  struct AssembledTensor {
+    GgufTensorInfo info;
+    const uint8_t* data = nullptr;  // info.n_bytes() bytes
+  };
+  static GgufFile assemble(std::string name, std::vector<std::pair<std::string, GgufValue>> metadata,
+                           std::vector<AssembledTensor> tensors, std::shared_ptr<const void> keep_alive);
 
   GgufFile(GgufFile&&) noexcept;
   GgufFile& operator=(GgufFile&&) noexcept;

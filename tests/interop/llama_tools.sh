@@ -6,7 +6,7 @@
 set -euo pipefail
 version=0.3.36
 sha256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
-tools=(llama-perplexity llama-quantize llama-imatrix)
+tools=(llama-perplexity llama-quantize llama-imatrix llama-tokenize)
 dest=$(realpath -m "${1:-build/llama.cpp}")
 stamp="$dest/bin/.built-from"
 want="llama-cpp-python==$version sha256:$sha256"
