@@ -336,11 +336,12 @@ void add_bpe_vocab(const model::HfCheckpoint& ckpt, uint32_t vocab_size, HfMetad
       throw Error(path + ": a merge is neither \"a b\" nor [\"a\", \"b\"]");
     }
   }
+  if (merges.empty()) throw Error(path + ": the BPE model has no merges (llama.cpp cannot load such a vocabulary)");
   md.set("tokenizer.ggml.model", gguf_string("gpt2"));
-  md.set("tokenizer.ggml.pre", gguf_string(pre == "gpt-2" ? "gpt-2" : pre));
+  md.set("tokenizer.ggml.pre", gguf_string(pre));
   md.set("tokenizer.ggml.tokens", gguf_array(GgufValueType::STRING, tokens));
   md.set("tokenizer.ggml.token_type", gguf_array(GgufValueType::INT32, types));
-  if (!merges.empty()) md.set("tokenizer.ggml.merges", gguf_array(GgufValueType::STRING, merges));
+  md.set("tokenizer.ggml.merges", gguf_array(GgufValueType::STRING, merges));
   SpecialVocab(ckpt, &tok, std::nullopt).add_to(md);
 }
 
