@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "support/hf_test_checkpoint.hpp"
 #include "support/test_seed.hpp"
 #include "vkquant/vkquant.h"
 
@@ -150,6 +151,34 @@ TEST(CApi, CancelFromAnotherThreadStopsTheRunAndWritesNothing) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_FALSE(fs::exists(out + ".partial"));
   vkq_cancel_token_free(cancel);
+}
+
+TEST(CApi, ConvertWritesAHuggingFaceCheckpointAsGgufAndNamesBadKeys) {
+  ScratchDir dir;
+  const std::string folder = (dir.path / "tiny-hf").string(), out = (dir.path / "tiny.gguf").string();
+  test::write_tiny_llama_checkpoint(folder, "BF16", 11);
+  Events events;
+  const nlohmann::json o = {{"model_path", folder}, {"output_path", out}, {"type", "auto"}};
+  ASSERT_EQ(vkq_convert(o.dump().c_str(), collect_event, &events, nullptr), 0) << vkq_last_error();
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_FALSE(events.list.empty());
+  EXPECT_EQ(vkq_convert(o.dump().c_str(), nullptr, nullptr, nullptr), -1);  // exists, no force
+  EXPECT_NE(std::string(vkq_last_error()).find("--force"), std::string::npos) << vkq_last_error();
+  nlohmann::json forced = o;
+  forced["force"] = true;
+  EXPECT_EQ(vkq_convert(forced.dump().c_str(), nullptr, nullptr, nullptr), 0) << vkq_last_error();
+  nlohmann::json typo = o;
+  typo["outptu_path"] = out;
+  EXPECT_EQ(vkq_convert(typo.dump().c_str(), nullptr, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(vkq_last_error()).find("outptu_path"), std::string::npos) << vkq_last_error();
+  nlohmann::json bad_type = forced;
+  bad_type["type"] = "Q4_0";
+  EXPECT_EQ(vkq_convert(bad_type.dump().c_str(), nullptr, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(vkq_last_error()).find("Q4_0"), std::string::npos) << vkq_last_error();
+  // The folder itself is a model for vkq_quantize.
+  nlohmann::json q = tiny_options((dir.path / "from-folder-q8_0.gguf").string());
+  q["model_path"] = folder;
+  EXPECT_EQ(vkq_quantize(q.dump().c_str(), nullptr, nullptr, nullptr, nullptr), 0) << vkq_last_error();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// libFuzzer entry points: VKQ_FUZZ_TARGET (gguf, llama2c or text) picks the target for the run.
+// libFuzzer entry points: VKQ_FUZZ_TARGET (gguf, llama2c, safetensors or text) picks the target for the run.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,12 +19,14 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     g_target = vkq::fuzz::gguf_one_input;
   } else if (!std::strcmp(name, "llama2c")) {
     g_target = vkq::fuzz::llama2c_one_input;
+  } else if (!std::strcmp(name, "safetensors")) {
+    g_target = vkq::fuzz::safetensors_one_input;
   } else if (!std::strcmp(name, "text")) {
     const char* dir = std::getenv("VKQ_DATA_DIR");
     vkq::fuzz::text_init(dir && *dir ? dir : VKQ_DATA_DIR);
     g_target = vkq::fuzz::text_one_input;
   } else {
-    std::fprintf(stderr, "VKQ_FUZZ_TARGET=%s: expected gguf, llama2c or text\n", name);
+    std::fprintf(stderr, "VKQ_FUZZ_TARGET=%s: expected gguf, llama2c, safetensors or text\n", name);
     std::exit(2);
   }
   return 0;

@@ -10,6 +10,8 @@ l2c = os.path.join(out, "llama2c")
 text = os.path.join(out, "text")
 os.makedirs(l2c, exist_ok=True)
 os.makedirs(text, exist_ok=True)
+st = os.path.join(out, "safetensors")
+os.makedirs(st, exist_ok=True)
 
 # The first byte selects the reader: 0 the checkpoint, 1 the tokenizer.
 dim, hidden, layers, heads, kv, vocab, seq = 8, 16, 1, 2, 2, 4, 4
@@ -38,3 +40,25 @@ samples = {
 for name, body in samples.items():
     with open(os.path.join(text, name), "wb") as f:
         f.write(body)
+
+# safetensors: a small valid file of each float dtype, with metadata, shapes of rank 0 to 3.
+import json
+
+
+def safetensors_file(path, dtype, size):
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, shape in (("a.weight", [3, 4]), ("b.bias", [4]), ("c", []), ("d.weight", [2, 1, 2])):
+        n = 1
+        for d in shape:
+            n *= d
+        blob = bytes((i * 29 + 7) % 251 for i in range(n * size))
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    raw = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw + b"".join(blobs))
+
+
+for dtype, size in (("F32", 4), ("F16", 2), ("BF16", 2), ("I64", 8)):
+    safetensors_file(os.path.join(st, dtype.lower()), dtype, size)
