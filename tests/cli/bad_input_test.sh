@@ -153,8 +153,8 @@ printf '\x10\x00\x00\x00\x00\x00\x00\x00{"a":{"b":1}}  ' > "$WORK/model.safetens
 expect_failure safetensors-file "model.safetensors is a safetensors file" \
   "$VKQ" quantize "$WORK/model.safetensors" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
 
-mkdir -p "$WORK/hf-folder"
-expect_failure model-folder "hf-folder is a folder" \
+mkdir -p "$WORK/hf-folder"  # a folder without config.json (tests/cli/hf_bad_input_test.py has damaged checkpoints)
+expect_failure model-folder "hf-folder: no config.json, so not a Hugging Face checkpoint folder" \
   "$VKQ" quantize "$WORK/hf-folder" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
 
 head -c 4096 /dev/urandom > "$WORK/noise.bin"
