@@ -145,6 +145,28 @@ vkq::QuantizeOptions parse_quantize_options(const char* text) {
   return o;
 }
 
+// The C status of a call: 0 when it returns, 2 when cancelled, -1 on an error (kept for vkq_last_error).
+template <typename F>
+int run_with_status(F&& call) {
+  try {
+    call();
+    return 0;
+  } catch (const vkq::Cancelled& e) {
+    g_last_error = e.what();
+    return 2;
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+    return -1;
+  }
+}
+
+std::string event_json(const vkq::ProgressEvent& e);
+
+vkq::ProgressCallback progress_callback(vkq_progress_fn progress, void* user) {
+  if (!progress) return {};
+  return [progress, user](const vkq::ProgressEvent& e) { progress(event_json(e).c_str(), user); };
+}
+
 std::string event_json(const vkq::ProgressEvent& e) {
   return nlohmann::json{{"stage", e.stage}, {"item", e.item}, {"step", e.step}, {"steps", e.steps},
                         {"fraction", e.fraction}, {"elapsed_seconds", e.elapsed_seconds},
@@ -223,25 +245,16 @@ int vkq_quantize(const char* options_json, vkq_progress_fn progress, void* user,
                  char** result_json) {
   g_last_error.clear();
   if (result_json) *result_json = nullptr;
-  try {
+  return run_with_status([&] {
     const vkq::QuantizeOptions o = parse_quantize_options(options_json);
-    vkq::ProgressCallback cb;
-    if (progress) cb = [&](const vkq::ProgressEvent& e) { progress(event_json(e).c_str(), user); };
-    const vkq::QuantizeResult r = vkq::quantize(o, cb, cancel ? &cancel->flag : nullptr);
+    const vkq::QuantizeResult r = vkq::quantize(o, progress_callback(progress, user), cancel ? &cancel->flag : nullptr);
     if (result_json) *result_json = copy_string(quantize_result_json(r));
-    return 0;
-  } catch (const vkq::Cancelled& e) {
-    g_last_error = e.what();
-    return 2;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-    return -1;
-  }
+  });
 }
 
 int vkq_convert(const char* options_json, vkq_progress_fn progress, void* user, vkq_cancel_token* cancel) {
   g_last_error.clear();
-  try {
+  return run_with_status([&] {
     if (!options_json) throw vkq::Error("vkq_convert: options_json is NULL");
     const nlohmann::json j = nlohmann::json::parse(options_json, nullptr, false);
     if (j.is_discarded() || !j.is_object()) throw vkq::Error("vkq_convert options: expected a JSON object");
@@ -256,17 +269,8 @@ int vkq_convert(const char* options_json, vkq_progress_fn progress, void* user, 
         throw vkq::Error("vkq_convert options: \"" + key + "\" has the wrong type");
       else throw vkq::Error("vkq_convert options: unknown key \"" + key + "\"");
     }
-    vkq::ProgressCallback cb;
-    if (progress) cb = [&](const vkq::ProgressEvent& e) { progress(event_json(e).c_str(), user); };
-    vkq::convert(o, cb, cancel ? &cancel->flag : nullptr);
-    return 0;
-  } catch (const vkq::Cancelled& e) {
-    g_last_error = e.what();
-    return 2;
-  } catch (const std::exception& e) {
-    g_last_error = e.what();
-    return -1;
-  }
+    vkq::convert(o, progress_callback(progress, user), cancel ? &cancel->flag : nullptr);
+  });
 }
 
 void vkq_free(void* p) { std::free(p); }
