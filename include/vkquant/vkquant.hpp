@@ -185,6 +185,10 @@ struct QuantizeOptions {
 
   std::string device;
   bool write_report = true;     // OUT.json beside the output
+  // Also write the calibration statistics as a llama.cpp imatrix (GGUF imatrix format): for every
+  // calibrated tensor the sum of squared input activations over the calibration tokens, so that
+  // `llama-quantize --imatrix FILE` can reuse this calibration. Not with method rtn (no statistics).
+  std::string imatrix_out_path;
 
   // Optional evaluation of the quantized model in the same run (needed for generic grids).
   std::string eval_text_path;

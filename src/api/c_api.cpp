@@ -106,6 +106,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"chunk_tokens", u32_field(&O::chunk_tokens)},
       {"device", string_field(&O::device)},
       {"write_report", bool_field(&O::write_report)},
+      {"imatrix_out_path", string_field(&O::imatrix_out_path)},
       {"eval_text_path", string_field(&O::eval_text_path)},
       {"eval_begin", double_field(&O::eval_begin)},
       {"eval_end", double_field(&O::eval_end)},

@@ -15,6 +15,7 @@
 #include "calibrate/run_report.hpp"
 #include "common/float16.hpp"
 #include "forward/transformer_model.hpp"
+#include "io/imatrix_writer.hpp"
 #include "io/output_plan.hpp"
 #include "io/quantized_gguf_writer.hpp"
 #include "kernels/cross_gram.hpp"
@@ -129,6 +130,8 @@ class Driver {
                         const vk::Buffer& x_quant, const Chunk& c, uint32_t cols);
   Solved pack_for_gguf(const quant::LayerQuantOutput& out) const;
   void write_output();
+  // --imatrix-out: the summed squared inputs of a calibrated tensor (its Gram's diagonal, unnormalised).
+  void record_imatrix(const std::string& tensor, const kernels::GramAccumulator& gram);
   void evaluate();
 
   const QuantizeOptions& opt_;
@@ -145,6 +148,8 @@ class Driver {
   std::unique_ptr<vk::Context> ctx_;
   std::unique_ptr<forward::TransformerModel> model_q_, model_f_;
   std::unique_ptr<io::QuantizedGgufWriter> writer_;
+  std::unique_ptr<io::ImatrixWriter> imatrix_writer_;     // --imatrix-out
+  std::map<std::string, io::ImatrixEntry> imatrix_;      // per calibrated tensor
   Activations xq_, xf_;
   std::map<std::string, Solved> solved_;
   std::map<std::string, TensorResult> results_;
@@ -312,6 +317,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
   collect_statistics(block, stage, gram, cross.get());
   vk::Buffer h, d;
   const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
+  for (const auto& [lin, g] : grids) record_imatrix(tensor_name(block, lin), gram);
   // Linears of one group may differ in grid only through the plan; solve each grid's set together.
   std::map<std::string, std::vector<std::string>> by_grid;
   for (const auto& [lin, g] : grids)
@@ -510,6 +516,7 @@ void Driver::solve_head() {
   }
   vk::Buffer h, d;
   const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
+  record_imatrix(name, gram);
   tracker_->begin("quantize", "output head", 1, 1);
   quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type)));
   lq.set_cancel_check([this] { tracker_->check_cancelled(); });
@@ -530,6 +537,15 @@ void Driver::solve_head() {
   r.note = t->reason;
   for (const auto& msg : out.damping_retries) tracker_->notice(msg);
   solved_[name] = pack_for_gguf(out);
+}
+
+void Driver::record_imatrix(const std::string& tensor, const kernels::GramAccumulator& gram) {
+  if (!imatrix_writer_) return;
+  const kernels::ChannelStats cs = gram.channel_stats_host();
+  io::ImatrixEntry& e = imatrix_[tensor];
+  e.count = cs.tokens;
+  e.in_sum2.resize(cs.mean_sq.size());
+  for (size_t j = 0; j < cs.mean_sq.size(); ++j) e.in_sum2[j] = cs.mean_sq[j] * double(cs.tokens);
 }
 
 void Driver::write_output() {
@@ -619,6 +635,9 @@ QuantizeResult Driver::run() {
                           opt_.calib_protocol == CalibrationProtocol::Llama};
     calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
   }
+  // Opened now, like the output: an existing file without --force fails before any calibration work.
+  if (!opt_.imatrix_out_path.empty())
+    imatrix_writer_ = std::make_unique<io::ImatrixWriter>(opt_.imatrix_out_path, opt_.force);
   for (const auto& n : calib_.notes) {
     notes_.push_back(n);
     tracker_->notice(n);
@@ -682,6 +701,10 @@ QuantizeResult Driver::run() {
   if (!target_.generic) {
     write_output();
     result.output_path = opt_.output_path;
+  }
+  if (imatrix_writer_) {
+    tracker_->begin("write", opt_.imatrix_out_path, 1, 1);
+    imatrix_writer_->write(imatrix_, {opt_.calib_path}, uint32_t(calib_.sequences.size()), calib_.seq_len);
   }
   for (auto& [name, r] : results_) result.tensors.push_back(r);
   result.notes = notes_;

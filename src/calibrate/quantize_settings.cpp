@@ -124,6 +124,10 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (o.clip_search && o.scale_search)
     throw Error("--clip-search and --scale-search: choose one (the scale search already tries every clip range; "
                 "through the API set scale_search = false to use clip_search)");
+  if (!o.imatrix_out_path.empty() && o.method == "rtn")
+    throw Error("--imatrix-out " + o.imatrix_out_path + ": --method rtn collects no calibration statistics");
+  if (!o.imatrix_out_path.empty() && o.imatrix_out_path == o.output_path)
+    throw Error("--imatrix-out " + o.imatrix_out_path + " is the output file (-o) itself");
   if (o.method == "awq" && (o.alpha > 0 || o.alpha_mode == "sampled"))
     throw Error("--method awq searches scales against the symmetric target: it cannot be combined with --alpha");
 }

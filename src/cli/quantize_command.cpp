@@ -91,6 +91,10 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--seed", o.seed, "Seed for the calibration window choice and sampled α")->capture_default_str();
   cmd->add_option("--chunk-tokens", o.chunk_tokens, "Tokens per forward chunk on the device (less = less memory)")
       ->capture_default_str();
+  cmd->add_option("--imatrix-out", o.imatrix_out_path,
+                  "Also write the calibration statistics as a llama.cpp imatrix file (GGUF imatrix format: per "
+                  "calibrated tensor the summed squared input activations and the token count), for "
+                  "`llama-quantize --imatrix FILE`; an existing file needs --force");
   cmd->add_option("--token-embedding-type", o.token_embedding_type, "Type of token_embd.weight (as llama-quantize)");
   cmd->add_option("--output-tensor-type", o.output_tensor_type, "Type of output.weight (as llama-quantize)");
   cmd->add_option("--tokenizer", o.tokenizer_path, "Tokenizer file for a llama2.c model");

@@ -180,6 +180,17 @@ expect_failure alpha-beta-without-sampling "--alpha-mode sampled" \
 expect_failure scale-search-on-and-off "--no-scale-search" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --scale-search --no-scale-search "${SMALL[@]}"
 
+expect_failure imatrix-out-with-rtn "--method rtn collects no calibration statistics" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --method rtn --imatrix-out "$WORK/x.imatrix" "${SMALL[@]}"
+
+echo "the user's imatrix" > "$WORK/existing.imatrix"
+expect_failure imatrix-out-exists "existing.imatrix" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --imatrix-out "$WORK/existing.imatrix" "${SMALL[@]}"
+if [ "$(cat "$WORK/existing.imatrix")" != "the user's imatrix" ] || [ -e "$WORK/existing.imatrix.partial" ]; then
+  echo "FAIL imatrix-out-exists: the existing file was touched or a partial file left"
+  failures=$((failures + 1))
+fi
+
 expect_failure clip-and-scale-search "--clip-search and --scale-search" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --clip-search --scale-search "${SMALL[@]}"
 

@@ -7,6 +7,9 @@
       a small synthetic model of ARCH (qwen2, qwen3, llama3 = llama with rope_freqs, gemma3), written with the PyPI `gguf` writer: our forward agrees
       with llama-perplexity on it (and moves when the architecture's own feature is neutralised, so it is used); vkquant quantizes it to
       Q4_0 and llama-perplexity scores that file as `vkquant perplexity` does.
+  interop_check.py imatrix  (same options)
+      `vkquant quantize --imatrix-out` writes llama.cpp's imatrix format: block 0's entries equal llama-imatrix's on
+      the same chunks, and llama-quantize --imatrix loads every entry and makes a sound Q4_0.
   interop_check.py type TYPE  (same options)
       vkquant quantizes stories260K to TYPE; llama-perplexity loads the file and its perplexity agrees with
       `vkquant perplexity --protocol llama` on the same file, text and context; the run's in-memory evaluation
@@ -218,9 +221,67 @@ def check_arch(args) -> bool:
     return ok
 
 
+def imatrix_entries(path: str) -> dict:
+    """tensor -> (in_sum2 values, count) of an imatrix GGUF, read with the PyPI gguf package."""
+    import gguf
+    r = gguf.GGUFReader(path)
+    sums = {t.name[: -len(".in_sum2")]: [float(x) for x in t.data.flatten()] for t in r.tensors if t.name.endswith(".in_sum2")}
+    counts = {t.name[: -len(".counts")]: float(t.data.flatten()[0]) for t in r.tensors if t.name.endswith(".counts")}
+    kind = r.fields["general.type"].contents() if "general.type" in r.fields else None
+    return {"type": kind, "entries": {n: (sums[n], counts.get(n)) for n in sums}}
+
+
+def check_imatrix(args) -> bool:
+    """--imatrix-out: the file is llama.cpp's imatrix format, agrees with llama-imatrix where both see the same
+    activations (block 0's inputs, before any quantization), and llama-quantize --imatrix takes it."""
+    model = os.path.join(args.data, "tinystories-260k", "stories260K.gguf")
+    text = eval_text(args.data, args.work)
+    ours = os.path.join(args.work, "vkquant.imatrix.gguf")
+    q = os.path.join(args.work, "vkquant-Q4_0.gguf")
+    run([args.vkquant, "quantize", model, "--calib", text, "--calib-protocol", "llama", "--calib-seqs", "8",
+         "--calib-len", str(CTX), "-t", "Q4_0", "-o", q, "--imatrix-out", ours, "--force", "--quiet"])
+    theirs = os.path.join(args.work, "llama.imatrix.gguf")
+    run([os.path.join(args.llama_bin, "llama-imatrix"), "-m", model, "-f", text, "-c", str(CTX), "--chunks", "8",
+         "-o", theirs, "-t", "2", "--no-ppl"])
+    a, b = imatrix_entries(ours), imatrix_entries(theirs)
+    ok = a["type"] == "imatrix"
+    print(f"general.type {a['type']!r} (llama-imatrix: {b['type']!r})")
+    missing = sorted(set(b["entries"]) - set(a["entries"]))
+    # Only tensors we do not calibrate may lack an entry: those the type plan keeps in a float type (rows that
+    # do not fit 32-column blocks), where llama-quantize has no use for one either.
+    types = tensor_types(q)
+    unexplained = [n for n in missing if types.get(n) not in ("F16", "F32", "BF16")]
+    print(f"tensors: vkquant {len(a['entries'])}, llama-imatrix {len(b['entries'])}; without an entry in ours: "
+          f"{missing} (types {sorted(set(types.get(n) for n in missing))}) {'ok' if not unexplained else 'FAILED'}")
+    ok &= not unexplained
+    for name in sorted(b["entries"]):
+        if name not in a["entries"]:
+            continue
+        (sa, ca), (sb, cb) = a["entries"][name], b["entries"][name]
+        rel = max(abs(x - y) for x, y in zip(sa, sb)) / max(max(abs(y) for y in sb), 1e-30)
+        # Block 0's attention inputs are the same numbers for both tools; later inputs come from our partially
+        # quantized chain (true-sequential calibration), so they only resemble llama-imatrix's.
+        same_input = name.startswith("blk.0.attn_") and name != "blk.0.attn_output.weight"
+        tol = 1e-4 if same_input else 0.5
+        good = len(sa) == len(sb) and ca == cb and rel <= tol
+        if same_input or not good:
+            print(f"  {name}: {len(sa)} columns, counts {ca:.0f} vs {cb:.0f}, max relative difference {rel:.2e} "
+                  f"(tolerance {tol:.0e}) {'ok' if good else 'FAILED'}")
+        ok &= good
+    out = os.path.join(args.work, "llama-quantize-with-vkquant-imatrix-Q4_0.gguf")
+    log = run([os.path.join(args.llama_bin, "llama-quantize"), "--imatrix", ours, model, out, "Q4_0"])
+    loaded = re.search(r"loaded (\d+) importance matrix entries", log)
+    print(f"llama-quantize --imatrix (ours): {loaded.group(0) if loaded else 'no load message'}")
+    ok &= loaded is not None and int(loaded.group(1)) == len(a["entries"])
+    ratio = llama_ppl(args, out, text) / llama_ppl(args, model, text)
+    print(f"llama-quantize Q4_0 with our imatrix: perplexity ratio to FP32 {ratio:.4f} (must stay under "
+          f"{MAX_RATIO['Q4_0']}) {'ok' if ratio < MAX_RATIO['Q4_0'] else 'FAILED'}")
+    return ok and ratio < MAX_RATIO["Q4_0"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["fp32", "type", "arch"])
+    ap.add_argument("case", choices=["fp32", "type", "arch", "imatrix"])
     ap.add_argument("type", nargs="?")
     ap.add_argument("--vkquant", required=True)
     ap.add_argument("--llama-bin", required=True)
@@ -228,7 +289,7 @@ def main() -> int:
     ap.add_argument("--work", required=True)
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    checks = {"fp32": check_fp32, "type": check_type, "arch": check_arch}
+    checks = {"fp32": check_fp32, "type": check_type, "arch": check_arch, "imatrix": check_imatrix}
     ok = checks[args.case](args)
     print("PASSED" if ok else "FAILED")
     return 0 if ok else 1
