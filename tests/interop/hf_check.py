@@ -37,9 +37,10 @@ CASES = {
     "qwen2": ("bf16", 3, "qwen2"),
     "qwen3": ("f32", 1, "qwen2"),
     "gemma3": ("bf16", 2, None),
+    "gemma3-f16": ("f16", 1, None),  # Gemma's norm + 1 is added in F16 for an F16 checkpoint
 }
 
-SAMPLE = "Once upon a time, Lily's cat said: \"Hello, world!\" 12345 times.\n  Tabs\tand   spaces — ünïcödé 🦙."
+SAMPLE = "<tool_call>Once upon a time, Lily's cat said: \"Hello, world!\" 12345 times.\n  Tabs\tand   spaces — ünïcödé 🦙."
 
 
 def read_gguf(path, llama_src):
@@ -101,7 +102,7 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     dtype, shards, pre = CASES[args.arch]
     folder = os.path.join(args.work, f"hf-{args.arch}")
-    ic.run([sys.executable, os.path.join(HERE, "hf_checkpoint.py"), args.arch, folder, "--data", args.data,
+    ic.run([sys.executable, os.path.join(HERE, "hf_checkpoint.py"), args.arch.split("-")[0], folder, "--data", args.data,
             "--dtype", dtype, "--shards", str(shards)])
 
     theirs = os.path.join(args.work, "llama-cpp-convert.gguf")

@@ -48,6 +48,10 @@ def train_bpe(text_path, kind, vocab_size):
     tok.train_from_iterator(lines, trainer)
     # Special tokens after the trained vocabulary, as in the real families.
     tok.add_special_tokens(specials)
+    # Added tokens that are not special: one llama.cpp keeps as user-defined, one it marks as control
+    # because it looks special.
+    from tokenizers import AddedToken
+    tok.add_tokens([AddedToken("<tool_call>", special=False), AddedToken("<|fim_prefix|>", special=False)])
     if kind == "llama-bpe":
         bos = specials[0]
         tok.post_processor = processors.Sequence([
@@ -74,17 +78,19 @@ def tokenizer_files(out, kind, text_path, spm_model):
         return n, dict(bos_token_id=1, eos_token_id=2)
     tok, specials = train_bpe(text_path, kind, 700)
     tok.save(os.path.join(out, "tokenizer.json"))
-    added = {str(tok.token_to_id(s)): {"content": s, "lstrip": False, "normalized": False, "rstrip": False,
-                                       "single_word": False, "special": True} for s in specials}
+    # Every added token in tokenizer_config.json too, as transformers' save_pretrained writes it.
+    with open(os.path.join(out, "tokenizer.json"), encoding="utf-8") as f:
+        added = {str(a["id"]): {k: v for k, v in a.items() if k != "id"} for a in json.load(f)["added_tokens"]}
     config = {"added_tokens_decoder": added, "model_max_length": 256,
               "tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
     if kind == "llama-bpe":
         config.update(bos_token=specials[0], eos_token=specials[1], add_bos_token=True)
         ids = dict(bos_token_id=tok.token_to_id(specials[0]), eos_token_id=tok.token_to_id(specials[1]))
     else:
-        config.update(bos_token=None, eos_token=specials[2], pad_token=specials[0], add_bos_token=False,
-                      chat_template="{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
-                                    "<|im_end|>\n{% endfor %}")
+        config.update(bos_token=None, eos_token=specials[2], pad_token=specials[0], add_bos_token=False)
+        # The chat template in its own file, as recent checkpoints ship it.
+        with open(os.path.join(out, "chat_template.jinja"), "w") as f:
+            f.write("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}")
         ids = dict(bos_token_id=tok.token_to_id(specials[0]), eos_token_id=tok.token_to_id(specials[2]))
     with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
         json.dump(config, f, indent=2)
