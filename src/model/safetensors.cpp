@@ -76,7 +76,7 @@ struct SafetensorsFile::Impl {
       }
       tensors.push_back(parse_tensor(name, entry, data_start, data_size));
     }
-    check_no_overlap();
+    check_layout(data_size);
     for (size_t i = 0; i < tensors.size(); ++i) index.emplace(tensors[i].name, i);
   }
 
@@ -118,14 +118,25 @@ struct SafetensorsFile::Impl {
     return t;
   }
 
-  void check_no_overlap() const {
+  // The format's rule: the tensors tile the data section exactly — no overlap, no hole, nothing after.
+  void check_layout(uint64_t data_size) const {
     std::vector<const SafetensorsTensor*> by_start;
     for (const auto& t : tensors)
       if (t.n_bytes > 0) by_start.push_back(&t);
     std::sort(by_start.begin(), by_start.end(), [](auto* a, auto* b) { return a->data < b->data; });
-    for (size_t i = 1; i < by_start.size(); ++i)
-      if (by_start[i]->data < by_start[i - 1]->data + by_start[i - 1]->n_bytes)
+    const uint8_t* data_start = bytes + (size - data_size);
+    const uint8_t* expected = data_start;
+    for (size_t i = 0; i < by_start.size(); ++i) {
+      if (i > 0 && by_start[i]->data < by_start[i - 1]->data + by_start[i - 1]->n_bytes)
         fail("tensors '" + by_start[i - 1]->name + "' and '" + by_start[i]->name + "' overlap in the file");
+      if (by_start[i]->data != expected)
+        fail("bytes " + std::to_string(expected - data_start) + " to " + std::to_string(by_start[i]->data - data_start) +
+             " of the data section belong to no tensor (before '" + by_start[i]->name + "')");
+      expected = by_start[i]->data + by_start[i]->n_bytes;
+    }
+    if (expected != data_start + data_size)
+      fail(std::to_string(data_start + data_size - expected) +
+           " bytes after the last tensor belong to no tensor (a damaged or padded file)");
   }
 };
 

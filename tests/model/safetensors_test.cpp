@@ -98,11 +98,14 @@ TEST(Safetensors, MalformedFilesNameTheFileAndTheProblem) {
   long_header[0] = 0xFF, long_header[1] = 0xFF;
   std::vector<uint8_t> not_json = good;
   not_json[8] = '[';
+  std::vector<uint8_t> trailing = good;
+  trailing.push_back(0);
   std::vector<Case> cases = {
       {"shorter than 8 bytes", {1, 2, 3}, "shorter than its header length"},
       {"header longer than the file", long_header, "does not fit the file"},
       {"header not JSON", not_json, "not a JSON object"},
       {"data cut off", truncated, "lie outside the data section"},
+      {"bytes after the data", trailing, "1 bytes after the last tensor belong to no tensor"},
       {"no dtype", patched([](json& h) { h["a.weight"].erase("dtype"); }), "needs dtype, shape and data_offsets"},
       {"unknown dtype", patched([](json& h) { h["a.weight"]["dtype"] = "F12"; }), "unknown dtype 'F12'"},
       {"negative dimension", patched([](json& h) { h["a.weight"]["shape"] = {2, -3}; }), "not a non-negative integer"},
@@ -115,6 +118,8 @@ TEST(Safetensors, MalformedFilesNameTheFileAndTheProblem) {
       {"size disagrees with shape", patched([](json& h) { h["a.weight"]["data_offsets"] = {0, 20}; }),
        "span 20 bytes but F32 of this shape needs 24"},
       {"overlap", patched([](json& h) { h["b.bias"]["data_offsets"] = {20, 24}; }), "overlap"},
+      {"hole", patched([](json& h) { h["a.weight"]["shape"] = {2, 2}; h["a.weight"]["data_offsets"] = {0, 16}; }),
+       "bytes 16 to 24 of the data section belong to no tensor"},
       {"metadata not strings", patched([](json& h) { h["__metadata__"]["n"] = 3; }), "is not a string"},
   };
   for (const auto& c : cases) {
