@@ -40,16 +40,18 @@ struct Stage {
   std::vector<std::string> linears;  // TransformerModel names
 };
 
-const std::vector<Stage>& stages() {
-  static const std::vector<Stage> s = {{LinearGroup::AttnQkv, {"attn_q", "attn_k", "attn_v"}},
-                                       {LinearGroup::AttnOutput, {"attn_output"}},
-                                       {LinearGroup::FfnGateUp, {"ffn_gate", "ffn_up"}},
-                                       {LinearGroup::FfnDown, {"ffn_down"}}};
-  return s;
+// A fused tensor (phi3's attn_qkv, and ffn_up holding gate | up) is one linear of its stage.
+std::vector<Stage> stages(const model::LlamaConfig& c) {
+  return {{LinearGroup::AttnQkv, c.fused_qkv ? std::vector<std::string>{"attn_qkv"}
+                                             : std::vector<std::string>{"attn_q", "attn_k", "attn_v"}},
+          {LinearGroup::AttnOutput, {"attn_output"}},
+          {LinearGroup::FfnGateUp, c.fused_gate_up ? std::vector<std::string>{"ffn_gate_up"}
+                                                   : std::vector<std::string>{"ffn_gate", "ffn_up"}},
+          {LinearGroup::FfnDown, {"ffn_down"}}};
 }
 
 std::string tensor_name(uint32_t block, const std::string& linear) {
-  return "blk." + std::to_string(block) + "." + linear + ".weight";
+  return "blk." + std::to_string(block) + "." + (linear == "ffn_gate_up" ? "ffn_up" : linear) + ".weight";
 }
 
 uint32_t group_input_width(const model::LlamaConfig& c, LinearGroup g) {
@@ -666,7 +668,7 @@ QuantizeResult Driver::run() {
   embed_all(*model_q_, xq_);
   tracker_->advance(double(n_tokens));
   for (uint32_t b = 0; b < cfg.n_layers; ++b) {
-    for (const Stage& st : stages()) solve_stage(b, st);
+    for (const Stage& st : stages(cfg)) solve_stage(b, st);
     tracker_->begin("propagate", "blk." + std::to_string(b), b + 1, cfg.n_layers);
     advance_block(*model_q_, b, xq_);
     if (need_d) advance_block(*model_f_, b, xf_);

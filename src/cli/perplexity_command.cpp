@@ -18,7 +18,7 @@ void add_perplexity_command(CLI::App& app) {
   static std::string range = "0:1";
   static bool json = false;
   static std::string protocol = "windows";
-  cmd->add_option("model", opt.model_path, "Model: GGUF (llama, qwen2, qwen3 or gemma3; F32/F16/BF16, Q8_0/Q4_0/Q4_1/Q5_0/Q5_1, Q2_K..Q6_K, IQ4_NL/IQ4_XS), a Hugging Face checkpoint folder, or llama2.c .bin")
+  cmd->add_option("model", opt.model_path, "Model: GGUF (llama, qwen2, qwen3, gemma3 or phi3; F32/F16/BF16, Q8_0/Q4_0/Q4_1/Q5_0/Q5_1, Q2_K..Q6_K, IQ4_NL/IQ4_XS), a Hugging Face checkpoint folder, or llama2.c .bin")
       ->required();
   cmd->add_option("--text", opt.text_path, "UTF-8 text to score")->required();
   cmd->add_option("--tokenizer", opt.tokenizer_path, "Tokenizer file for a llama2.c model (e.g. tok512.bin)");

@@ -42,7 +42,7 @@ void add_quantize_command(CLI::App& app) {
                      calib_protocol = "sampled";
   static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
   static bool scale_search = false, no_scale_search = false;
-  cmd->add_option("model", o.model_path, "Input model: GGUF (llama, qwen2, qwen3 or gemma3 architecture) with F32/F16/BF16 weights, or already quantized (legacy or K types) with --allow-requantize; a Hugging Face checkpoint folder (config.json, tokenizer, safetensors); or a llama2.c .bin with --tokenizer")->required();
+  cmd->add_option("model", o.model_path, "Input model: GGUF (llama, qwen2, qwen3, gemma3 or phi3 architecture) with F32/F16/BF16 weights, or already quantized (legacy or K types) with --allow-requantize; a Hugging Face checkpoint folder (config.json, tokenizer, safetensors); or a llama2.c .bin with --tokenizer")->required();
   cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
   cmd->add_option("-o,--output", o.output_path, "Output GGUF (written as OUT.partial, renamed when complete)");
   cmd->add_option("-t,--type", o.type,

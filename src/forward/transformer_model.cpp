@@ -104,6 +104,22 @@ vk::Buffer& TransformerModel::linear_buffer(uint32_t block, const std::string& n
 }
 
 void TransformerModel::set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w) {
+  if (name == "attn_qkv" || name == "ffn_gate_up") {  // a fused linear: each part to its buffer
+    const model::LinearShape whole = model::linear_shape(config_, name);
+    if (w.size() != size_t(whole.rows) * whole.cols)
+      throw Error("transformer: blk." + std::to_string(block) + "." + name + " needs " + std::to_string(whole.rows) +
+                  " x " + std::to_string(whole.cols) + " values, got " + std::to_string(w.size()));
+    const std::vector<std::string> parts =
+        name == "attn_qkv" ? std::vector<std::string>{"attn_q", "attn_k", "attn_v"} : std::vector<std::string>{"ffn_gate", "ffn_up"};
+    size_t at = 0;
+    for (const auto& p : parts) {
+      const model::LinearShape s = model::linear_shape(config_, p);
+      const size_t n = size_t(s.rows) * s.cols;
+      set_linear_weights(block, p, std::vector<float>(w.begin() + ptrdiff_t(at), w.begin() + ptrdiff_t(at + n)));
+      at += n;
+    }
+    return;
+  }
   vk::Buffer& buf = linear_buffer(block, name);
   const model::LinearShape s = model::linear_shape(config_, name);
   const std::string what = "blk." + std::to_string(block) + "." + name;

@@ -77,7 +77,8 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   const GgufValue* arch = f.find("general.architecture");
   if (!arch) throw Error(f.path() + ": missing required metadata key 'general.architecture'");
   c.architecture = arch->as_string("general.architecture");
-  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3" && c.architecture != "gemma3")
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3" && c.architecture != "gemma3" &&
+      c.architecture != "phi3")
     throw Error(f.path() + ": unsupported architecture '" + c.architecture + "' (supported: " +
                 kSupportedArchitectures + ")");
   const std::string a = c.architecture + ".";
@@ -121,6 +122,13 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   c.qkv_bias = c.architecture == "qwen2";
   c.qk_norm = c.architecture == "qwen3" || c.architecture == "gemma3";
   if (c.architecture == "gemma3") read_gemma3(f, a, c);
+  if (c.architecture == "phi3") {
+    // llama.cpp's LLM_ARCH_PHI3: fused projections, NeoX RoPE; its sliding window is disabled there too.
+    c.fused_qkv = f.find_tensor("blk.0.attn_qkv.weight") != nullptr;
+    c.fused_gate_up = true;
+    if (f.find_tensor("rope_factors_long.weight") || f.find_tensor("rope_factors_short.weight"))
+      throw Error(f.path() + ": LongRoPE factors (rope_factors_long/short, Phi-3 128k) are not supported");
+  }
   validate_llama_config(c);
   return c;
 }
@@ -147,8 +155,10 @@ LinearShape linear_shape(const LlamaConfig& c, std::string_view name) {
   if (name == "attn_output") return {c.dim, c.q_dim()};
   if (name == "ffn_gate" || name == "ffn_up") return {c.hidden_dim, c.dim};
   if (name == "ffn_down") return {c.dim, c.hidden_dim};
+  if (name == "attn_qkv") return {c.q_dim() + 2 * c.kv_dim(), c.dim};
+  if (name == "ffn_gate_up") return {2 * c.hidden_dim, c.dim};
   throw Error("unknown linear layer '" + std::string(name) +
-              "' (expected attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up or ffn_down)");
+              "' (expected attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down, attn_qkv or ffn_gate_up)");
 }
 
 }  // namespace vkq::model

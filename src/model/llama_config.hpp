@@ -37,6 +37,10 @@ struct LlamaConfig {
   double rms_eps = 1e-5;
   bool qkv_bias = false;          // qwen2: attn_q/k/v carry biases (blk.N.attn_{q,k,v}.bias)
   bool qk_norm = false;           // qwen3, gemma3: RMSNorm of each q and k head (blk.N.attn_{q,k}_norm.weight)
+  // phi3: q, k and v in one tensor (blk.N.attn_qkv.weight, rows q | k | v), and gate and up in one
+  // (blk.N.ffn_up.weight, rows gate | up). The forward pass uses the parts; a solver sees each whole.
+  bool fused_qkv = false;
+  bool fused_gate_up = false;
   // gemma3:
   double embed_scale = 1.0;       // the looked-up embedding is multiplied by this (√dim, rounded to fp32)
   bool post_norms = false;        // RMSNorm of the attention and FFN outputs before each residual add
@@ -68,7 +72,8 @@ LlamaConfig llama_config_from_llama2c(const Llama2cConfig& c, const std::string&
 void validate_llama_config(const LlamaConfig& c);
 
 // rows x cols of a block's linear named as in GGUF (attn_q, attn_k, attn_v, attn_output,
-// ffn_gate, ffn_up, ffn_down); vkq::Error for any other name.
+// ffn_gate, ffn_up, ffn_down), or of a fused one (attn_qkv; ffn_gate_up, which phi3 stores as
+// ffn_up); vkq::Error for any other name.
 struct LinearShape {
   uint32_t rows = 0, cols = 0;
 };
@@ -76,7 +81,7 @@ LinearShape linear_shape(const LlamaConfig& c, std::string_view name);
 
 // The seven linears of a block in GGUF naming, in the order the forward pass uses them.
 // Architectures llama_config_from_gguf accepts, for messages.
-inline constexpr const char* kSupportedArchitectures = "llama, qwen2, qwen3, gemma3";
+inline constexpr const char* kSupportedArchitectures = "llama, qwen2, qwen3, gemma3, phi3";
 
 inline constexpr const char* kBlockLinears[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
                                                   "ffn_gate", "ffn_up", "ffn_down"};

@@ -129,8 +129,27 @@ WeightMatrix ModelWeights::linear(uint32_t block, const std::string& name) const
   if (block >= config().n_layers)
     throw Error(config().source + ": block " + std::to_string(block) + " out of range (" +
                 std::to_string(config().n_layers) + " blocks)");
-  const LinearShape s = linear_shape(config(), name);
-  return tensor("blk." + std::to_string(block) + "." + name + ".weight", s.rows, s.cols);
+  const LlamaConfig& c = config();
+  const std::string pre = "blk." + std::to_string(block) + ".";
+  // A part of a fused tensor: its rows, in the order the fused tensor stacks them.
+  auto part = [&](const char* fused_linear, const char* stored, uint32_t first_row) {
+    const LinearShape whole = linear_shape(c, fused_linear);
+    WeightMatrix all = tensor(pre + stored + ".weight", whole.rows, whole.cols);
+    if (name == fused_linear) return all;
+    const LinearShape s = linear_shape(c, name);
+    WeightMatrix m{s.rows, s.cols, {}};
+    m.data.assign(all.data.begin() + ptrdiff_t(size_t(first_row) * s.cols),
+                  all.data.begin() + ptrdiff_t(size_t(first_row + s.rows) * s.cols));
+    return m;
+  };
+  if (c.fused_qkv && (name == "attn_q" || name == "attn_k" || name == "attn_v" || name == "attn_qkv"))
+    return part("attn_qkv", "attn_qkv", name == "attn_k" ? c.q_dim() : name == "attn_v" ? c.q_dim() + c.kv_dim() : 0);
+  if (c.fused_gate_up && (name == "ffn_gate" || name == "ffn_up" || name == "ffn_gate_up"))
+    return part("ffn_gate_up", "ffn_up", name == "ffn_up" ? c.hidden_dim : 0);
+  if (name == "attn_qkv" || name == "ffn_gate_up")
+    throw Error(c.source + ": " + name + " is a fused linear, which this model does not have");
+  const LinearShape s = linear_shape(c, name);
+  return tensor(pre + name + ".weight", s.rows, s.cols);
 }
 
 }  // namespace vkq::model

@@ -201,7 +201,7 @@ def check_arch(args) -> bool:
     with_f, without_f = vkquant_ppl(args, model, text), vkquant_ppl(args, variant, text)
     moved = abs(with_f - without_f) / with_f
     feature = {"qwen2": "q/k/v biases zeroed", "qwen3": "head-norm weights 1", "llama3": "rope factors 1",
-               "gemma3": "sliding window wider than the text"}[arch]
+               "gemma3": "sliding window wider than the text", "phi3": "gate and up halves swapped"}[arch]
     # The feature must move perplexity far beyond the agreement tolerance, or the comparison above could not
     # tell a forward that ignores it from one that applies it.
     need = 25 * TOL_FLOAT
@@ -215,8 +215,10 @@ def check_arch(args) -> bool:
          "--calib-len", "128", "-t", "Q4_0", "-o", q, "--force", "--quiet"])
     types = tensor_types(q)
     vectors = {n: t for n, t in types.items() if n.endswith(".bias") or n.endswith("_norm.weight")}
-    print(f"{arch} Q4_0: 1-D tensors {sorted(set(vectors.values()))}, attn_q {types.get('blk.0.attn_q.weight')}")
-    ok &= set(vectors.values()) == {"F32"} and types.get("blk.0.attn_q.weight") == "Q4_0"
+    print(f"{arch} Q4_0: 1-D tensors {sorted(set(vectors.values()))}, attn_q(kv) "
+          f"{types.get('blk.0.attn_qkv.weight' if arch == 'phi3' else 'blk.0.attn_q.weight')}")
+    q_name = "blk.0.attn_qkv.weight" if arch == "phi3" else "blk.0.attn_q.weight"
+    ok &= set(vectors.values()) == {"F32"} and types.get(q_name) == "Q4_0"
     ok &= compare(f"Q4_0 synthetic {arch}", vkquant_ppl(args, q, text), llama_ppl(args, q, text), TOL_QUANT)
     return ok
 

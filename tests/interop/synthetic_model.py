@@ -28,8 +28,10 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     """arch: qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads), llama3 (GGUF
     architecture llama with Llama 3's rope_freqs tensor, pre-tokenizer llama-bpe) or gemma3 (embedding × √dim,
     q/k and post norms, GeGLU, sliding-window attention of 24 keys on every other block with RoPE base
-    10000, tied head). variant: the same model without its feature doing anything (biases zeroed, head-norm
-    weights 1, rope factors 1, a window wider than the text), so a test can check the feature moves the
+    10000, tied head) or phi3 (q, k, v in one attn_qkv tensor and gate, up in one ffn_up tensor, NeoX RoPE).
+    variant: the same model without its feature doing anything (biases zeroed, head-norm weights 1, rope
+    factors 1, a window wider than the text; for phi3 the gate and up halves swapped, which a forward that
+    splits the fused tensor the wrong way round would not notice), so a test can check the feature moves the
     result."""
     rng = np.random.default_rng(seed)
     tokens = byte_level_tokens() + ["".join(m.split(" ")) for m in MERGES] + ["<|endoftext|>"]
@@ -51,6 +53,8 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
         w.add_uint32("gemma3.attention.sliding_window_pattern", 2)  # blocks 0, 2, … windowed; 1, 3, … global
     w.add_rope_freq_base(10000.0 if arch == "llama3" else 1000000.0)
     w.add_layer_norm_rms_eps(1e-6)
+    if arch == "phi3":
+        w.add_rope_dimension_count(head_dim)
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("llama-bpe" if arch == "llama3" else "qwen2")
@@ -79,9 +83,12 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     for b in range(layers):
         p = f"blk.{b}."
         w.add_tensor(p + "attn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
+        qkv = []
         for name, rows, scale in (("attn_q", heads * head_dim, 2.0), ("attn_k", kv_heads * head_dim, 2.0),
                                   ("attn_v", kv_heads * head_dim, 1.0)):
-            w.add_tensor(p + name + ".weight", mat(rows, dim, scale))
+            qkv.append(mat(rows, dim, scale))
+            if arch != "phi3":
+                w.add_tensor(p + name + ".weight", qkv[-1])
             if arch == "qwen2":
                 bias = vec(rows, 1.0)  # large: a forward that drops or misplaces it scores far off
                 w.add_tensor(p + name + ".bias", np.zeros_like(bias) if variant else bias)
@@ -89,13 +96,19 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
             for name in ("attn_q_norm", "attn_k_norm"):
                 g = np.exp(vec(head_dim, 0.8)).astype(np.float32)  # positive, spread 0.2 … 5: the norms matter
                 w.add_tensor(p + name + ".weight", np.ones_like(g) if variant and arch == "qwen3" else g)
+        if arch == "phi3":  # rows q | k | v
+            w.add_tensor(p + "attn_qkv.weight", np.concatenate(qkv, axis=0))
         w.add_tensor(p + "attn_output.weight", mat(dim, heads * head_dim))
         if arch == "gemma3":
             w.add_tensor(p + "post_attention_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
             w.add_tensor(p + "post_ffw_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
         w.add_tensor(p + "ffn_norm.weight", (1 + vec(dim, 0.1)).astype(np.float32))
-        w.add_tensor(p + "ffn_gate.weight", mat(hidden, dim))
-        w.add_tensor(p + "ffn_up.weight", mat(hidden, dim))
+        gate, up = mat(hidden, dim), mat(hidden, dim)
+        if arch == "phi3":  # rows gate | up, as llama.cpp's fused SwiGLU splits them
+            w.add_tensor(p + "ffn_up.weight", np.concatenate([up, gate] if variant else [gate, up], axis=0))
+        else:
+            w.add_tensor(p + "ffn_gate.weight", gate)
+            w.add_tensor(p + "ffn_up.weight", up)
         w.add_tensor(p + "ffn_down.weight", mat(dim, hidden))
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -103,4 +116,4 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     w.close()
 
 
-ARCHITECTURES = ("qwen2", "qwen3", "llama3", "gemma3")
+ARCHITECTURES = ("qwen2", "qwen3", "llama3", "gemma3", "phi3")
