@@ -19,6 +19,7 @@ const HfArchitecture kArchitectures[] = {
     {"Qwen2ForCausalLM", "qwen2", false, false, {}},
     {"Qwen3ForCausalLM", "qwen3", false, false, {}},
     {"Gemma3ForCausalLM", "gemma3", false, true, {true}},
+    {"Phi3ForCausalLM", "phi3", false, false, {false, true}},
 };
 
 bool is_gemma3(const HfArchitecture& a) { return std::string(a.gguf_arch) == "gemma3"; }
@@ -55,6 +56,9 @@ json rope_parameters(const json& config) {
                                                    "rope_theta", "rotary_emb_base"}))
         rp["rope_theta"] = *theta;
     if (!rp.contains("rope_type") && rp.contains("type")) rp["rope_type"] = rp["type"];
+    if (!rp.contains("partial_rotary_factor"))
+      if (const json* f = find_hparam(config, {"partial_rotary_factor", "rope_pct", "rope_percent"}))
+        rp["partial_rotary_factor"] = *f;
     if (!rp.contains("original_max_position_embeddings") && config.contains("original_max_position_embeddings"))
       rp["original_max_position_embeddings"] = config["original_max_position_embeddings"];
   }
@@ -106,7 +110,7 @@ void add_hf_hparams(const HfArchitecture& arch, const json& config, uint32_t fil
 
   const json rp_all = rope_parameters(config);
   const json rp = rp_all.contains("full_attention") ? rp_all["full_attention"] : rp_all;
-  if (rp.contains("rope_type") && rp["rope_type"].is_string()) {
+  if (rp.contains("rope_type") && rp["rope_type"].is_string() && a != "phi3") {
     const std::string type = rp["rope_type"].get<std::string>();
     const bool has_factor = rp.contains("factor") && rp["factor"].is_number();
     if (type == "linear" && has_factor) {
@@ -123,7 +127,8 @@ void add_hf_hparams(const HfArchitecture& arch, const json& config, uint32_t fil
     md.set(key("rope.freq_base_swa"), gguf_f32(as_f32(rp_all["sliding_attention"]["rope_theta"], "rope_local_base_freq")));
   if (const json* v = find_hparam(config, {"rms_norm_eps", "norm_eps"}))
     md.set(key("attention.layer_norm_rms_epsilon"), gguf_f32(as_f32(*v, "rms_norm_eps")));
-  if (const json* v = find_hparam(config, {"head_dim"})) {
+  const bool phi3 = a == "phi3";  // Phi3MiniModel writes its own set of keys (below), not these
+  if (const json* v = find_hparam(config, {"head_dim"}); v && !phi3) {
     md.set(key("attention.key_length"), gguf_u32(as_u32(*v, "head_dim")));
     md.set(key("attention.value_length"), gguf_u32(as_u32(*v, "head_dim")));
   }
@@ -136,6 +141,20 @@ void add_hf_hparams(const HfArchitecture& arch, const json& config, uint32_t fil
                                  : as_u32(config.value("hidden_size", json()), "hidden_size") /
                                        as_u32(config.value("num_attention_heads", json()), "num_attention_heads");
     md.set(key("rope.dimension_count"), gguf_u32(rope_dim));
+  }
+  if (a == "phi3") {  // Phi3MiniModel's own keys
+    if (!rp_all.contains("original_max_position_embeddings"))
+      throw Error("config.json: original_max_position_embeddings is missing (a Phi-3 checkpoint has it)");
+    if (rp_all.contains("long_factor") && !rp_all["long_factor"].is_null())
+      throw Error("config.json: LongRoPE scaling (Phi-3 128k: long_factor/short_factor) is not supported");
+    md.set(key("rope.scaling.original_context_length"),
+           gguf_u32(as_u32(rp_all["original_max_position_embeddings"], "original_max_position_embeddings")));
+    const double rot_pct = rp_all.value("partial_rotary_factor", 1.0);
+    const uint32_t n_embd = as_u32(config.value("hidden_size", json()), "hidden_size");
+    const uint32_t n_head = as_u32(config.value("num_attention_heads", json()), "num_attention_heads");
+    md.set(key("rope.dimension_count"), gguf_u32(uint32_t(int64_t(rot_pct * n_embd) / n_head)));
+    const json sw = config.value("sliding_window", json());
+    md.set(key("attention.sliding_window"), gguf_u32(sw.is_null() ? 0 : as_u32(sw, "sliding_window")));
   }
   if (is_gemma3(arch)) {  // defaults the HF config may leave out, as llama.cpp's converter fills them
     md.set(key("context_length"), gguf_u32(as_u32(config.value("max_position_embeddings", json(131072)), "max_position_embeddings")));
@@ -172,7 +191,8 @@ std::optional<std::string> hf_to_gguf_tensor_name(const HfArchitecture& arch, co
         {"self_attn.v_proj.bias", "attn_v.bias"},         {"self_attn.o_proj.weight", "attn_output.weight"},
         {"self_attn.q_norm.weight", "attn_q_norm.weight"}, {"self_attn.k_norm.weight", "attn_k_norm.weight"},
         {"mlp.gate_proj.weight", "ffn_gate.weight"},      {"mlp.up_proj.weight", "ffn_up.weight"},
-        {"mlp.down_proj.weight", "ffn_down.weight"}};
+        {"mlp.down_proj.weight", "ffn_down.weight"},      {"self_attn.qkv_proj.weight", "attn_qkv.weight"},
+        {"mlp.gate_up_proj.weight", "ffn_up.weight"}};
     for (const auto& [hf, gg] : common)
       if (rest == hf) return b + gg;
     if (rest == "post_attention_layernorm.weight") return b + (gemma ? "post_attention_norm.weight" : "ffn_norm.weight");

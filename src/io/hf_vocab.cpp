@@ -223,7 +223,29 @@ class SpecialVocab {
   std::optional<std::string> chat_template_;
 };
 
-void add_sentencepiece_vocab(const model::HfCheckpoint& ckpt, uint32_t vocab_size, HfMetadata& md) {
+// Phi3MiniModel.set_vocab's handling of added tokens (it does not use the generic rules).
+void add_phi3_added_tokens(const model::HfCheckpoint& ckpt, std::vector<std::string>& tokens,
+                           std::vector<float>& scores, std::vector<int32_t>& types) {
+  auto apply = [&](uint64_t id, const json& data) {
+    if (id >= tokens.size() || !data.contains("content") || !data["content"].is_string()) return;
+    tokens[id] = data["content"].get<std::string>();
+    scores[id] = -1000.0f;
+    types[id] = data.value("special", false) ? kControl : kUserDefined;
+  };
+  if (ckpt.has_file("tokenizer_config.json")) {
+    const json tc = model::read_json_file(ckpt.file("tokenizer_config.json"));
+    if (tc.is_object() && tc.contains("added_tokens_decoder") && tc["added_tokens_decoder"].is_object())
+      for (auto& [key, data] : tc["added_tokens_decoder"].items()) apply(std::stoull(key), data);
+  }
+  if (ckpt.has_file("tokenizer.json")) {
+    const json tok = model::read_json_file(ckpt.file("tokenizer.json"));
+    for (const auto& a : tok.value("added_tokens", json::array()))
+      if (a.contains("id") && a["id"].is_number_unsigned()) apply(a["id"].get<uint64_t>(), a);
+  }
+}
+
+void add_sentencepiece_vocab(const model::HfCheckpoint& ckpt, uint32_t vocab_size, const HfVocabRules& rules,
+                             HfMetadata& md) {
   const std::string path = ckpt.file("tokenizer.model");
   sentencepiece::SentencePieceProcessor sp;
   if (const auto status = sp.Load(path); !status.ok())
@@ -252,7 +274,9 @@ void add_sentencepiece_vocab(const model::HfCheckpoint& ckpt, uint32_t vocab_siz
       types[id.get<uint32_t>()] = kUserDefined;
     }
   }
-  if (ckpt.has_file("tokenizer_config.json")) {
+  if (rules.phi3) {
+    add_phi3_added_tokens(ckpt, tokens, scores, types);
+  } else if (ckpt.has_file("tokenizer_config.json")) {
     const json tc = model::read_json_file(ckpt.file("tokenizer_config.json"));
     if (tc.is_object() && tc.contains("added_tokens_decoder") && tc["added_tokens_decoder"].is_object())
       for (auto& [key, data] : tc["added_tokens_decoder"].items()) {
@@ -348,8 +372,15 @@ void add_bpe_vocab(const model::HfCheckpoint& ckpt, uint32_t vocab_size, HfMetad
 }  // namespace
 
 void add_hf_vocab(const model::HfCheckpoint& ckpt, uint32_t vocab_size, const HfVocabRules& rules, HfMetadata& md) {
+  if (rules.phi3) {
+    json tc;
+    if (ckpt.has_file("tokenizer_config.json")) tc = model::read_json_file(ckpt.file("tokenizer_config.json"));
+    if (tc.is_object() && tc.value("tokenizer_class", "") == "GPT2Tokenizer") return add_bpe_vocab(ckpt, vocab_size, md);
+    if (!ckpt.has_file("tokenizer.model"))
+      throw Error(ckpt.file("tokenizer.model") + ": missing (a Phi-3 checkpoint's vocabulary is a SentencePiece model)");
+  }
   if (ckpt.has_file("tokenizer.model")) {
-    add_sentencepiece_vocab(ckpt, vocab_size, md);
+    add_sentencepiece_vocab(ckpt, vocab_size, rules, md);
     if (rules.spm_no_space_prefix) md.set("tokenizer.ggml.add_space_prefix", gguf_bool(false));
     return;
   }

@@ -14,6 +14,10 @@ namespace vkq::io {
 // How a model family's converter chooses its vocabulary.
 struct HfVocabRules {
   bool spm_no_space_prefix = false;  // gemma: tokenizer.ggml.add_space_prefix = false after an SPM vocab
+  // phi3's own SentencePiece path: added tokens (tokenizer_config.json's added_tokens_decoder, then
+  // tokenizer.json's added_tokens) are control when special, else user-defined, with no other rule; a
+  // GPT2Tokenizer class means a byte-level BPE vocabulary (Phi-4); no tokenizer.model is an error.
+  bool phi3 = false;
 };
 
 // Appends the tokenizer keys to `md`. vocab_size is config.json's (tokens past the tokenizer's

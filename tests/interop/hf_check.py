@@ -38,6 +38,7 @@ CASES = {
     "qwen3": ("f32", 1, "qwen2"),
     "gemma3": ("bf16", 2, None),
     "gemma3-f16": ("f16", 1, None),  # Gemma's norm + 1 is added in F16 for an F16 checkpoint
+    "phi3": ("bf16", 2, None),        # fused qkv and gate|up; its own rules for added tokens
 }
 
 SAMPLE = "<tool_call>Once upon a time, Lily's cat said: \"Hello, world!\" 12345 times.\n  Tabs\tand   spaces — ünïcödé 🦙."

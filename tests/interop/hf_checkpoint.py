@@ -28,7 +28,12 @@ ARCHS = {
     "qwen2": dict(cls="Qwen2ForCausalLM", model_type="qwen2", tok="qwen2"),
     "qwen3": dict(cls="Qwen3ForCausalLM", model_type="qwen3", tok="qwen2"),
     "gemma3": dict(cls="Gemma3ForCausalLM", model_type="gemma3_text", tok="spm"),
+    "phi3": dict(cls="Phi3ForCausalLM", model_type="phi3", tok="spm"),
 }
+
+# Phi-3's chat tokens, added after LLaMA-2's 32000 pieces (config vocab_size 32064, the rest padding).
+PHI3_ADDED = {32000: ("<|endoftext|>", True), 32001: ("<|assistant|>", True), 32005: ("<|placeholder4|>", False),
+              32007: ("<|end|>", True), 32010: ("<|user|>", True)}
 
 
 def train_bpe(text_path, kind, vocab_size):
@@ -63,7 +68,7 @@ def train_bpe(text_path, kind, vocab_size):
     return tok, specials
 
 
-def tokenizer_files(out, kind, text_path, spm_model):
+def tokenizer_files(out, kind, text_path, spm_model, phi3=False):
     """Writes the tokenizer files; returns (vocab size, config additions)."""
     if kind == "spm":
         shutil.copyfile(spm_model, os.path.join(out, "tokenizer.model"))
@@ -72,10 +77,13 @@ def tokenizer_files(out, kind, text_path, spm_model):
         n = sp.vocab_size()
         config = {"add_bos_token": True, "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>",
                   "unk_token": "<unk>", "model_max_length": 256, "tokenizer_class": "LlamaTokenizer",
+                  "added_tokens_decoder": {str(i): {"content": c, "special": s, "normalized": False, "lstrip": False,
+                                                    "rstrip": False, "single_word": False}
+                                           for i, (c, s) in PHI3_ADDED.items()} if phi3 else {},
                   "chat_template": "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"}
         with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
             json.dump(config, f, indent=2)
-        return n, dict(bos_token_id=1, eos_token_id=2)
+        return (32064 if phi3 else n), dict(bos_token_id=1, eos_token_id=32000 if phi3 else 2)
     tok, specials = train_bpe(text_path, kind, 700)
     tok.save(os.path.join(out, "tokenizer.json"))
     # Every added token in tokenizer_config.json too, as transformers' save_pretrained writes it.
@@ -132,9 +140,12 @@ def weights(arch, cfg, rng):
     for i in range(L):
         p = f"model.layers.{i}."
         t[p + "input_layernorm.weight"] = norm(d)
-        t[p + "self_attn.q_proj.weight"] = mat(nq * hd, d)
-        t[p + "self_attn.k_proj.weight"] = mat(nkv * hd, d)
-        t[p + "self_attn.v_proj.weight"] = mat(nkv * hd, d)
+        if arch == "phi3":  # fused as Phi-3 stores them: q | k | v, and gate | up
+            t[p + "self_attn.qkv_proj.weight"] = mat((nq + 2 * nkv) * hd, d)
+        else:
+            t[p + "self_attn.q_proj.weight"] = mat(nq * hd, d)
+            t[p + "self_attn.k_proj.weight"] = mat(nkv * hd, d)
+            t[p + "self_attn.v_proj.weight"] = mat(nkv * hd, d)
         t[p + "self_attn.o_proj.weight"] = mat(d, nq * hd)
         if arch == "qwen2":
             for x, n in (("q", nq), ("k", nkv), ("v", nkv)):
@@ -146,8 +157,11 @@ def weights(arch, cfg, rng):
         if arch == "gemma3":
             t[p + "pre_feedforward_layernorm.weight"] = norm(d)
             t[p + "post_feedforward_layernorm.weight"] = norm(d)
-        t[p + "mlp.gate_proj.weight"] = mat(ff, d)
-        t[p + "mlp.up_proj.weight"] = mat(ff, d)
+        if arch == "phi3":
+            t[p + "mlp.gate_up_proj.weight"] = mat(2 * ff, d)
+        else:
+            t[p + "mlp.gate_proj.weight"] = mat(ff, d)
+            t[p + "mlp.up_proj.weight"] = mat(ff, d)
         t[p + "mlp.down_proj.weight"] = mat(d, ff)
     t["model.norm.weight"] = norm(d)
     if not cfg["tie_word_embeddings"]:
@@ -168,6 +182,9 @@ def config_for(arch, n_vocab, ids):
                                                       "original_max_position_embeddings": 64})
     if arch == "mistral":
         cfg.update(sliding_window=None)
+    if arch == "phi3":
+        cfg.update(original_max_position_embeddings=256, rope_scaling=None, sliding_window=2047,
+                   pad_token_id=32000, resid_pdrop=0.0, attention_bias=False)
     if arch == "qwen2":
         cfg.update(rope_theta=1000000.0, rms_norm_eps=1e-6, use_sliding_window=False, sliding_window=256)
     if arch == "gemma3":
@@ -192,7 +209,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     kind = ARCHS[args.arch]["tok"]
     n_vocab, ids = tokenizer_files(args.out, kind, os.path.join(args.data, "tinystories-valid/tinystories_val.txt"),
-                                   os.path.join(args.data, "llama2-tokenizer/tokenizer.model"))
+                                   os.path.join(args.data, "llama2-tokenizer/tokenizer.model"), args.arch == "phi3")
     cfg = config_for(args.arch, n_vocab, ids)
     cfg["torch_dtype"] = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}[args.dtype]
     with open(os.path.join(args.out, "config.json"), "w") as f:
