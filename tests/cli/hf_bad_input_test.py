@@ -130,6 +130,22 @@ def main():
                     os.remove(f)
         print("ok   the undamaged checkpoint converts, quantizes and is scored")
 
+        # convert --json: progress events, then one result with the documented fields (docs/json-events.md).
+        p = run(["convert", good, "-o", out, "--json"])
+        lines = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        result = lines[-1] if lines else {}
+        want = {"event": str, "schema": int, "output": str, "architecture": str, "tensors": int, "bytes": int,
+                "seconds": (int, float)}
+        bad = [k for k, t in want.items() if not isinstance(result.get(k), t)]
+        stages = {e.get("stage") for e in lines[:-1]}
+        if p.returncode != 0 or result.get("event") != "result" or bad or result.get("architecture") != "llama" \
+                or result.get("tensors") != 12 or not {"write", "done"} <= stages:
+            failures += 1
+            print(f"FAIL convert --json: exit {p.returncode}, missing/mistyped {bad}, stages {stages}\n{p.stdout[-1500:]}")
+        else:
+            print(f"ok   convert --json: {len(lines) - 1} progress events, result {result}")
+        os.remove(out)
+
         def case(name, pattern, damage, which=("convert", "quantize", "perplexity")):
             nonlocal failures
             folder = os.path.join(work, name)
