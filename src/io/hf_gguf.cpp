@@ -78,6 +78,7 @@ std::vector<uint64_t> gguf_dims(const model::SafetensorsTensor& t, const std::st
 uint64_t n_vocab_real_gemma(const model::HfCheckpoint& ckpt, uint64_t vocab_size) {
   if (ckpt.has_file("tokenizer.model") || !ckpt.has_file("tokenizer.json")) return vocab_size;
   const json tok = model::read_json_file(ckpt.file("tokenizer.json"));
+  if (!tok.is_object() || !tok.contains("model") || !tok["model"].is_object()) return vocab_size;
   return tok["model"].value("vocab", json::object()).size() + tok.value("added_tokens", json::array()).size();
 }
 
@@ -99,7 +100,22 @@ HfTensorType parse_hf_tensor_type(const std::string& name) {
   throw Error("--type " + name + ": a converted model is auto, F32, F16 or BF16");
 }
 
+namespace {
+model::GgufFile assemble_hf_gguf(const std::string& folder);
+}  // namespace
+
 model::GgufFile hf_as_gguf(const std::string& folder) {
+  try {
+    return assemble_hf_gguf(folder);
+  } catch (const nlohmann::json::exception& e) {
+    // A config or tokenizer value of an unexpected JSON type: named, not an "unexpected error".
+    throw Error(folder + ": a value in the checkpoint's JSON files has an unexpected type (" + e.what() + ")");
+  }
+}
+
+namespace {
+
+model::GgufFile assemble_hf_gguf(const std::string& folder) {
   auto holder = std::make_shared<Holder>(model::HfCheckpoint::open(folder));
   const model::HfCheckpoint& ckpt = holder->ckpt;
   const std::string config_path = ckpt.file("config.json");
@@ -173,6 +189,8 @@ model::GgufFile hf_as_gguf(const std::string& folder) {
   add_hf_vocab(ckpt, uint32_t(vocab_size), arch.vocab, md);
   return model::GgufFile::assemble(folder, md.take(), std::move(tensors), holder);
 }
+
+}  // namespace
 
 void write_hf_as_gguf(const std::string& folder, const std::string& out, HfTensorType type, bool force,
                       const std::function<void(uint64_t, uint64_t)>& progress) {

@@ -234,6 +234,7 @@ def main():
         case("missing-shard", "model-00002-of-00002.safetensors", missing_shard)
         case("unknown-architecture", "FooForCausalLM", set_config("architectures", ["FooForCausalLM"]))
         case("unreadable-dtype", "F64", rewrite(None, "F64"))
+        case("config-value-of-wrong-type", "unexpected type", set_config("num_attention_heads", "four"))
         case("nan-weight", "blk.0.attn_v.weight", nan_weight, which=("quantize", "perplexity"))
         case("no-config", "config.json", lambda folder: os.remove(os.path.join(folder, "config.json")))
         case("bare-safetensors-file", "safetensors", lambda folder: os.path.join(folder, st),
