@@ -219,6 +219,7 @@ struct QuantizeResult {
   std::vector<std::string> notes;
   double seconds = 0;
   uint64_t peak_device_bytes = 0;
+  uint64_t peak_host_bytes = 0;  // the process's peak resident memory (RSS) by the end of the run
   uint64_t calibration_tokens = 0;
   bool evaluated = false;
   PerplexityResult evaluation;  // of the quantized model, when eval_text_path was given

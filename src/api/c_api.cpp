@@ -188,7 +188,8 @@ std::string quantize_result_json(const vkq::QuantizeResult& r) {
                        {"damping_retries", t.damping_retries}});
   nlohmann::json j = {{"output_path", r.output_path}, {"report_path", r.report_path}, {"device", r.device},
                       {"tensors", tensors}, {"notes", r.notes}, {"seconds", r.seconds},
-                      {"peak_device_bytes", r.peak_device_bytes}, {"calibration_tokens", r.calibration_tokens},
+                      {"peak_device_bytes", r.peak_device_bytes}, {"peak_host_bytes", r.peak_host_bytes},
+                      {"calibration_tokens", r.calibration_tokens},
                       {"evaluated", r.evaluated}};
   if (r.evaluated) j["evaluation"] = perplexity_json(r.evaluation);
   return j.dump(2);

@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <sys/resource.h>
 
 #include "calibrate/calibration_data.hpp"
 #include "calibrate/model_source.hpp"
@@ -48,6 +49,12 @@ std::vector<Stage> stages(const model::LlamaConfig& c) {
           {LinearGroup::FfnGateUp, c.fused_gate_up ? std::vector<std::string>{"ffn_gate_up"}
                                                    : std::vector<std::string>{"ffn_gate", "ffn_up"}},
           {LinearGroup::FfnDown, {"ffn_down"}}};
+}
+
+// The process's peak resident set so far (Linux reports ru_maxrss in KiB).
+uint64_t peak_resident_bytes() {
+  rusage ru{};
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? uint64_t(ru.ru_maxrss) * 1024 : 0;
 }
 
 std::string tensor_name(uint32_t block, const std::string& linear) {
@@ -711,6 +718,7 @@ QuantizeResult Driver::run() {
   for (auto& [name, r] : results_) result.tensors.push_back(r);
   result.notes = notes_;
   result.peak_device_bytes = ctx_->peak_allocated_bytes();
+  result.peak_host_bytes = peak_resident_bytes();
   result.seconds = tracker_->elapsed_seconds();
   if (!target_.generic && opt_.write_report) {
     RunReport rep;
@@ -719,6 +727,7 @@ QuantizeResult Driver::run() {
     rep.output = opt_.output_path;
     rep.total_seconds = result.seconds;
     rep.peak_device_bytes = result.peak_device_bytes;
+    rep.peak_host_bytes = result.peak_host_bytes;
     rep.calibration_notes = calib_.notes;
     rep.plan_notes = plan_.notes;
     for (const auto& t : plan_.tensors) {

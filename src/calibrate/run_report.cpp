@@ -73,6 +73,7 @@ std::string run_report_json(const RunReport& report) {
       {"tensors", tensors},
       {"total_seconds", report.total_seconds},
       {"peak_device_bytes", report.peak_device_bytes},
+      {"peak_host_bytes", report.peak_host_bytes},
       {"calibration_notes", report.calibration_notes},
       {"plan_notes", report.plan_notes},
   };

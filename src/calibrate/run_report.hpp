@@ -32,6 +32,7 @@ struct RunReport {
   std::vector<TensorReport> tensors;
   double total_seconds = 0;
   uint64_t peak_device_bytes = 0;
+  uint64_t peak_host_bytes = 0;  // peak RSS of the process
   std::vector<std::string> calibration_notes;
   std::vector<std::string> plan_notes;
 };

@@ -20,10 +20,11 @@ void print_summary(const QuantizeResult& r) {
                 t.seconds, t.note.c_str());
   }
   for (const auto& n : r.notes) std::printf("note: %s\n", n.c_str());
-  std::printf("%s%s%s%s in %.1f s on %s; %llu calibration tokens; peak device memory %.1f MiB\n",
+  std::printf("%s%s%s%s in %.1f s on %s; %llu calibration tokens; peak device memory %.1f MiB, host %.1f MiB\n",
               r.output_path.empty() ? "quantized (not written)" : ("wrote " + r.output_path).c_str(),
               r.report_path.empty() ? "" : " and ", r.report_path.c_str(), "", r.seconds, r.device.c_str(),
-              (unsigned long long)r.calibration_tokens, double(r.peak_device_bytes) / (1 << 20));
+              (unsigned long long)r.calibration_tokens, double(r.peak_device_bytes) / (1 << 20),
+              double(r.peak_host_bytes) / (1 << 20));
   if (r.evaluated)
     std::printf("perplexity of the quantized model: %.4f (mean NLL %.5f over %llu tokens, %llu windows of %u)\n",
                 r.evaluation.perplexity, r.evaluation.mean_nll, (unsigned long long)r.evaluation.tokens,
@@ -151,7 +152,8 @@ void add_quantize_command(CLI::App& app) {
       for (const auto& x : r.tensors)
         t.push_back({{"name", x.name}, {"type", x.type}, {"method", x.method}, {"loss", x.loss}, {"note", x.note}});
       nlohmann::json j = {{"event", "result"}, {"schema", kJsonEventsSchema}, {"output", r.output_path}, {"report", r.report_path},
-                          {"seconds", r.seconds}, {"peak_device_bytes", r.peak_device_bytes}, {"tensors", t}};
+                          {"seconds", r.seconds}, {"peak_device_bytes", r.peak_device_bytes},
+                          {"peak_host_bytes", r.peak_host_bytes}, {"tensors", t}};
       if (r.evaluated) j["perplexity"] = r.evaluation.perplexity;
       std::printf("%s\n", j.dump().c_str());
     } else {

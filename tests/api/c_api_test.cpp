@@ -67,6 +67,9 @@ TEST(CApi, QuantizeReportsProgressAndResultAsJson) {
   EXPECT_TRUE(fs::exists(out + ".json"));
   EXPECT_EQ(r["calibration_tokens"], 2 * 64);
   EXPECT_FALSE(r["evaluated"].get<bool>());
+  // Peak RSS: at least the model's 1 MiB of fp32 weights read into memory, and not absurd.
+  EXPECT_GT(r["peak_host_bytes"].get<uint64_t>(), uint64_t(1) << 20);
+  EXPECT_LT(r["peak_host_bytes"].get<uint64_t>(), uint64_t(16) << 30);
   bool saw_calibrated = false;
   for (const auto& t : r["tensors"]) {
     if (t["name"] == "blk.0.attn_q.weight") {

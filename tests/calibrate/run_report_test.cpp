@@ -38,6 +38,7 @@ RunReport stories_report(const std::string& output) {
   r.tensors[1].damping_retries = {"Cholesky failed at column 3; damping 0.01 -> 0.1"};
   r.total_seconds = 12.5;
   r.peak_device_bytes = 123456789;
+  r.peak_host_bytes = 987654321;
   r.calibration_notes = {"sequence length 2048 capped at the model's context length 512"};
   r.plan_notes = plan.notes;
   return r;
@@ -78,6 +79,7 @@ TEST(RunReport, WritesValidJsonNextToTheOutput) {
   EXPECT_EQ(j.at("output"), out);
   EXPECT_EQ(j.at("total_seconds"), 12.5);
   EXPECT_EQ(j.at("peak_device_bytes"), 123456789u);
+  EXPECT_EQ(j.at("peak_host_bytes"), 987654321u);
   EXPECT_EQ(j.at("calibration_notes").size(), 1u);
   EXPECT_FALSE(j.at("plan_notes").empty());
   const auto& s = j.at("settings");

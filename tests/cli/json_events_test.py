@@ -18,7 +18,7 @@ NUM = (int, float)
 PROGRESS = {"event": str, "schema": int, "stage": str, "item": str, "step": int, "steps": int, "fraction": NUM,
             "elapsed_s": NUM, "eta_s": NUM}
 STAGES = {"load", "tokenize", "embed", "calibrate", "quantize", "propagate", "evaluate", "write", "done"}
-QUANT_RESULT = {"event": str, "schema": int, "output": str, "report": str, "seconds": NUM, "peak_device_bytes": int,
+QUANT_RESULT = {"event": str, "schema": int, "output": str, "report": str, "seconds": NUM, "peak_device_bytes": int, "peak_host_bytes": int,
                 "tensors": list}
 TENSOR = {"name": str, "type": str, "method": str, "loss": NUM, "note": str}
 METHODS = {"gptq", "beam", "rtn", "awq", "awq-fold", "copy", "convert"}
