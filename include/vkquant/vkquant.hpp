@@ -182,6 +182,9 @@ struct QuantizeOptions {
   bool calib_rounded_embedding = false;
   uint64_t seed = 0;            // calibration window choice and sampled α
   uint32_t chunk_tokens = 8192; // tokens per forward chunk on the device
+  // How the calibration activations are held on the host between blocks: "f32" (default) or "f16"
+  // (half the host memory; each value rounded to fp16 once per block).
+  std::string activations = "f32";
 
   std::string device;
   bool write_report = true;     // OUT.json beside the output

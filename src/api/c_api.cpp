@@ -104,6 +104,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"calib_end", double_field(&O::calib_end)},
       {"seed", u64_field(&O::seed)},
       {"chunk_tokens", u32_field(&O::chunk_tokens)},
+      {"activations", string_field(&O::activations)},
       {"device", string_field(&O::device)},
       {"write_report", bool_field(&O::write_report)},
       {"imatrix_out_path", string_field(&O::imatrix_out_path)},

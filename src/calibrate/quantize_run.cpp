@@ -96,10 +96,33 @@ forward::TokenBatch chunk_batch(const std::vector<std::vector<int32_t>>& seqs, c
 }
 
 // The activations of every calibration token (tokens x dim), on the host.
+// Every calibration token's activation at a block boundary, held on the host between blocks: fp32, or
+// fp16 with --activations f16 (half the memory; each value rounded to fp16 once per block).
 struct Activations {
   uint32_t dim = 0;
-  std::vector<float> x;
-  float* rows(uint64_t first_token) { return x.data() + first_token * dim; }
+  bool half = false;
+  std::vector<float> x;     // fp32 storage
+  std::vector<uint16_t> h;  // fp16 storage
+
+  void resize(uint64_t tokens, uint32_t width, bool use_half) {
+    dim = width, half = use_half;
+    if (half) h.assign(tokens * dim, 0);
+    else x.assign(tokens * dim, 0.0f);
+  }
+  void upload(vk::Context& ctx, vk::Buffer& dst, uint64_t first_token, uint64_t tokens) const {
+    const uint64_t n = tokens * dim;
+    if (!half) return vk::upload(ctx, dst, x.data() + first_token * dim, n * 4);
+    std::vector<float> f(n);
+    for (uint64_t i = 0; i < n; ++i) f[i] = half_to_float(h[first_token * dim + i]);
+    vk::upload(ctx, dst, f.data(), n * 4);
+  }
+  void download(vk::Context& ctx, const vk::Buffer& src, uint64_t first_token, uint64_t tokens) {
+    const uint64_t n = tokens * dim;
+    if (!half) return vk::download(ctx, src, x.data() + first_token * dim, n * 4);
+    std::vector<float> f(n);
+    vk::download(ctx, src, f.data(), n * 4);
+    for (uint64_t i = 0; i < n; ++i) h[first_token * dim + i] = float_to_half(f[i]);
+  }
 };
 
 struct Solved {
@@ -168,10 +191,9 @@ class Driver {
 };
 
 void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
-  out.dim = model.config().dim;
   const uint64_t tokens = std::accumulate(chunks_.begin(), chunks_.end(), uint64_t(0),
                                           [](uint64_t a, const Chunk& c) { return a + c.tokens; });
-  out.x.assign(tokens * out.dim, 0.0f);
+  out.resize(tokens, model.config().dim, opt_.activations == "f16");
   for (const Chunk& c : chunks_) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
@@ -180,7 +202,7 @@ void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
     vk::Stream s(*ctx_);
     model.embed(s, db, x);
     s.submit_and_wait();
-    vk::download(*ctx_, x, out.rows(c.first_token), uint64_t(c.tokens) * out.dim * 4);
+    out.download(*ctx_, x, c.first_token, c.tokens);
   }
 }
 
@@ -199,7 +221,7 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
     auto db = model_q_->prepare(batch);
     vk::Buffer xin = model_q_->make_activations(c.tokens, "calibration input");
     vk::Buffer xout = model_q_->make_activations(c.tokens, "calibration output");
-    vk::upload(*ctx_, xin, xq_.rows(c.first_token), uint64_t(c.tokens) * dim * 4);
+    xq_.upload(*ctx_, xin, c.first_token, c.tokens);
     const uint32_t width = group_input_width(model_q_->config(), stage.group);
     // The full-precision chain's input of this group, kept for the cross-Gram (α ≠ 0).
     vk::Buffer xf_group;
@@ -209,7 +231,7 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
       dbf.emplace(model_f_->prepare(batch));
       xf_in = model_f_->make_activations(c.tokens, "full-precision input");
       xf_out = model_f_->make_activations(c.tokens, "full-precision output");
-      vk::upload(*ctx_, xf_in, xf_.rows(c.first_token), uint64_t(c.tokens) * dim * 4);
+      xf_.upload(*ctx_, xf_in, c.first_token, c.tokens);
       xf_group = vk::Buffer(*ctx_, uint64_t(c.tokens) * width * 4, vk::MemoryUse::Device, "full-precision group input");
       forward::CaptureFn keep = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens, uint32_t cols) {
         if (g == stage.group) s.copy(x, xf_group, uint64_t(tokens) * cols * 4);
@@ -270,11 +292,11 @@ void Driver::advance_block(forward::TransformerModel& model, uint32_t block, Act
     auto db = model.prepare(batch);
     vk::Buffer xin = model.make_activations(c.tokens, "block input");
     vk::Buffer xout = model.make_activations(c.tokens, "block output");
-    vk::upload(*ctx_, xin, x.rows(c.first_token), uint64_t(c.tokens) * x.dim * 4);
+    x.upload(*ctx_, xin, c.first_token, c.tokens);
     vk::Stream s(*ctx_);
     model.forward_block(s, block, xin, db, xout);
     s.submit_and_wait();
-    vk::download(*ctx_, xout, x.rows(c.first_token), uint64_t(c.tokens) * x.dim * 4);
+    x.download(*ctx_, xout, c.first_token, c.tokens);
     tracker_->advance(double(c.tokens));
   }
 }
@@ -507,7 +529,7 @@ void Driver::solve_head() {
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model_q_->prepare(batch);
     vk::Buffer xq = model_q_->make_activations(c.tokens, "head input");
-    vk::upload(*ctx_, xq, xq_.rows(c.first_token), uint64_t(c.tokens) * n * 4);
+    xq_.upload(*ctx_, xq, c.first_token, c.tokens);
     std::optional<forward::DeviceBatch> dbf;
     vk::Buffer xf;
     vk::Stream s(*ctx_);
@@ -516,7 +538,7 @@ void Driver::solve_head() {
     if (cross) {
       dbf.emplace(model_f_->prepare(batch));
       xf = model_f_->make_activations(c.tokens, "full-precision head input");
-      vk::upload(*ctx_, xf, xf_.rows(c.first_token), uint64_t(c.tokens) * n * 4);
+      xf_.upload(*ctx_, xf, c.first_token, c.tokens);
       const vk::Buffer& nf = model_f_->final_norm(s, xf, *dbf);
       accumulate_cross(s, *cross, nf, nq, c, n);
     }
@@ -626,6 +648,7 @@ QuantizeResult Driver::run() {
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
     rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";
     rs.calib_rounded_embedding = opt_.calib_rounded_embedding;
+    rs.activations = opt_.activations;
     rs.seed = opt_.seed;
     // Opened now: an existing OUT without --force fails before any calibration work.
     tracker_->begin("tokenize", opt_.calib_path, 1, 1);

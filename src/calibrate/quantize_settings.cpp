@@ -121,6 +121,8 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (o.alpha_beta != 5 && o.alpha_mode != "sampled")
     throw Error("--alpha-beta shapes sampled α only: add --alpha-mode sampled");
   if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
+  if (o.activations != "f32" && o.activations != "f16")
+    throw Error("--activations " + o.activations + ": expected f32 or f16");
   if (o.clip_search && o.scale_search)
     throw Error("--clip-search and --scale-search: choose one (the scale search already tries every clip range; "
                 "through the API set scale_search = false to use clip_search)");

@@ -21,6 +21,7 @@ nlohmann::json settings_json(const io::RunSettings& s) {
       {"calib_file", s.calib_file},
       {"calib_range", s.calib_range}, {"calib_protocol", s.calib_protocol},
       {"calib_rounded_embedding", s.calib_rounded_embedding}, {"calib_seqs", s.calib_seqs},
+      {"activations", s.activations},
       {"calib_seq_len", s.calib_seq_len}, {"seed", s.seed},
   };
   if (s.bits > 0) {  // generic integer grid only, as in the GGUF keys

@@ -92,6 +92,10 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--seed", o.seed, "Seed for the calibration window choice and sampled α")->capture_default_str();
   cmd->add_option("--chunk-tokens", o.chunk_tokens, "Tokens per forward chunk on the device (less = less memory)")
       ->capture_default_str();
+  cmd->add_option("--activations", o.activations,
+                  "How the calibration tokens' activations are held in host memory between blocks: f32 (default) "
+                  "or f16 (half the memory, each value rounded to fp16 once per block)")
+      ->capture_default_str();
   cmd->add_option("--imatrix-out", o.imatrix_out_path,
                   "Also write the calibration statistics as a llama.cpp imatrix file (GGUF imatrix format: per "
                   "calibrated tensor the summed squared input activations and the token count), for "

@@ -51,6 +51,7 @@ void set_settings(GgufWriter& w, const RunSettings& s) {
   w.set("vkquant.calib_range", str(s.calib_range));
   w.set("vkquant.calib_protocol", str(s.calib_protocol));
   w.set("vkquant.calib_rounded_embedding", boolean(s.calib_rounded_embedding));
+  w.set("vkquant.activations", str(s.activations));
   w.set("vkquant.calib_seqs", u64(s.calib_seqs));
   w.set("vkquant.calib_seq_len", u64(s.calib_seq_len));
   w.set("vkquant.seed", u64(s.seed));

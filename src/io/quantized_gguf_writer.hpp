@@ -45,6 +45,7 @@ struct RunSettings {
   std::string calib_range = "0:1";
   std::string calib_protocol = "sampled";  // sampled | llama (llama-imatrix's chunks)
   bool calib_rounded_embedding = false;    // the calibration chain embedded with the rounded table
+  std::string activations = "f32";         // host storage of the calibration activations between blocks
   uint64_t calib_seqs = 0;       // sequences actually used
   uint64_t calib_seq_len = 0;    // tokens per sequence, after the context cap
   uint64_t seed = 0;

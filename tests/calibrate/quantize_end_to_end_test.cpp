@@ -163,6 +163,7 @@ TEST(QuantizeEndToEnd, RunReportRecordsTheSettingsOfTheRun) {
   o.damp = 0.02;
   o.block = 64;
   o.seed = 7;
+  o.activations = "f16";
   const QuantizeResult r = quantize(o);
   const auto s = nlohmann::json::parse(file_bytes(r.report_path)).at("settings");
   EXPECT_EQ(s.at("type"), "Q4_1");
@@ -178,11 +179,13 @@ TEST(QuantizeEndToEnd, RunReportRecordsTheSettingsOfTheRun) {
   EXPECT_EQ(s.at("block"), 64);
   EXPECT_EQ(s.at("scale_search"), "clip");
   EXPECT_EQ(s.at("seed"), 7);
+  EXPECT_EQ(s.at("activations"), "f16");
   EXPECT_EQ(s.at("act_order"), true);
   // The GGUF's metadata records the same settings.
   const auto written = model::GgufFile::open(out);
   EXPECT_EQ(written.get_string("vkquant.saliency"), "hdiag");
   EXPECT_EQ(written.get_string("vkquant.scale_search"), "clip");
+  EXPECT_EQ(written.get_string("vkquant.activations"), "f16");
 }
 
 void write_tied_copy(const std::string& from, const std::string& to) {
@@ -349,6 +352,32 @@ TEST(QuantizeEndToEnd, CancelFromProgressCallbackWritesNothing) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_FALSE(fs::exists(out + ".partial"));
   EXPECT_FALSE(fs::exists(out + ".json"));
+}
+
+// --activations f16 halves the host copy of the calibration activations: each value is rounded to fp16 once
+// per block, which must change the solution only at the level of that rounding.
+TEST(QuantizeEndToEnd, Fp16ActivationsStayCloseToFp32) {
+  ScratchDir dir("activations");
+  QuantizeOptions o = small_run("Q4_0", dir.file("f32.gguf"), 8, 128);
+  evaluate_on_second_half(o);
+  const QuantizeResult f32 = quantize(o);
+  o.output_path = dir.file("f16.gguf");
+  o.activations = "f16";
+  const QuantizeResult f16 = quantize(o);
+  ASSERT_TRUE(f32.evaluated && f16.evaluated);
+  double loss32 = 0, loss16 = 0;
+  size_t differ = 0;
+  for (size_t i = 0; i < f32.tensors.size(); ++i) {
+    ASSERT_EQ(f32.tensors[i].name, f16.tensors[i].name);
+    if (f32.tensors[i].loss < 0) continue;
+    loss32 += f32.tensors[i].loss, loss16 += f16.tensors[i].loss;
+    differ += f32.tensors[i].loss != f16.tensors[i].loss;
+  }
+  EXPECT_GT(differ, 0u) << "f16 storage changed nothing: the option is not applied";
+  EXPECT_NEAR(loss16, loss32, 0.02 * loss32);
+  EXPECT_NEAR(f16.evaluation.perplexity, f32.evaluation.perplexity, 0.005 * f32.evaluation.perplexity);
+  o.activations = "bf8";
+  EXPECT_THROW(quantize(o), Error);
 }
 
 TEST(QuantizeEndToEnd, SameOptionsAndSeedGiveIdenticalFiles) {
