@@ -18,20 +18,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from byte_level import byte_level_tokens  # noqa: E402
+
 DIM, FF, HEADS, KV_HEADS, HEAD_DIM, LAYERS = 32, 64, 2, 1, 16, 1
-
-
-def byte_symbols():
-    """GPT-2's byte-to-unicode table: the 256 symbols of a byte-level BPE vocabulary."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for _, c in sorted(zip(bs, cs))]
 
 
 def write_safetensors(path, tensors, dtype="F32", header_patch=None):
@@ -73,7 +63,7 @@ def weights(vocab, rng):
 
 def write_checkpoint(folder):
     os.makedirs(folder)
-    symbols = byte_symbols() + ["\u0120t"]  # one merge: "Ġ t" (space, t)
+    symbols = byte_level_tokens() + ["\u0120t"]  # one merge: "Ġ t" (space, t)
     vocab = len(symbols) + 1
     tok = {"version": "1.0", "added_tokens": [{"id": 257, "content": "<|endoftext|>", "special": True,
                                                "single_word": False, "lstrip": False, "rstrip": False,
@@ -182,7 +172,7 @@ def main():
 
         def rewrite(patch, dtype="F32"):
             def damage(folder):
-                symbols = len(byte_symbols()) + 2
+                symbols = len(byte_level_tokens()) + 2
                 write_safetensors(os.path.join(folder, st), weights(symbols, random.Random(7)), dtype, patch)
             return damage
 
@@ -215,7 +205,7 @@ def main():
             return damage
 
         def nan_weight(folder):
-            symbols = len(byte_symbols()) + 2
+            symbols = len(byte_level_tokens()) + 2
             t = weights(symbols, random.Random(7))
             t["model.layers.0.self_attn.v_proj.weight"][1][5] = float("nan")
             write_safetensors(os.path.join(folder, st), t)

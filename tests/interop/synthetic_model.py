@@ -5,19 +5,7 @@ token) with the pre-tokenizer the architecture's models name. Used by interop_ch
 import numpy as np
 import gguf
 
-
-def byte_level_tokens():
-    """GPT-2's byte → printable code point mapping: the 256 byte tokens of a byte-level BPE vocab."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    table = dict(zip(bs, cs))
-    return [chr(table[b]) for b in range(256)]
+from byte_level import byte_level_tokens
 
 
 MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ s", "e d", "Ġ w", "o n", "Ġ h"]
