@@ -18,7 +18,7 @@ void add_convert_command(CLI::App& app) {
   static ConvertOptions opt;
   static bool json = false;
   cmd->add_option("model", opt.model_path,
-                  "Checkpoint folder: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM or "
+                  "Checkpoint folder: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM or "
                   "Gemma3ForCausalLM, weights in F32/F16/BF16")
       ->required();
   cmd->add_option("-o,--output", opt.output_path, "Output GGUF (written as OUT.partial, renamed when complete)")
