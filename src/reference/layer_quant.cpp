@@ -13,6 +13,7 @@
 #include "reference/regularize.hpp"
 #include "reference/rtn.hpp"
 #include "reference/scale_search.hpp"
+#include "reference/superblock.hpp"
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::ref {
@@ -46,6 +47,7 @@ void validate_options(const LayerQuantOptions& o, size_t n) {
   }
   if (is_gguf(o.grid) && o.act_order && !o.static_groups && o.method != Method::rtn)
     throw vkq::Error("quantize_layer: GGUF formats have no g_idx, so act_order needs static_groups");
+  validate_superblock_options(o, n);
 }
 
 }  // namespace
@@ -130,8 +132,17 @@ LayerQuantResult quantize_layer(const std::vector<float>& weights, size_t rows, 
   for (size_t j : dead) res.dead_columns.push_back(uint32_t(j));
 
   const bool needs_static = options.method == Method::rtn || options.static_groups;
-  const std::vector<GroupParams> static_params =
-      needs_static ? static_group_params(t.data(), m, n, options.grid, options.clip, h_reg.data()) : std::vector<GroupParams>{};
+  std::vector<GroupParams> static_params;
+  if (options.superblock != SuperBlock::none) {
+    // §3 K formats: super-block parameters from T, each column weighted by its diag H̃ (the imatrix's role).
+    std::vector<double> importance(n);
+    for (size_t j = 0; j < n; ++j) importance[j] = h_reg[j * n + j];
+    SuperBlockSearch sb = superblock_search(t.data(), m, n, options.superblock, importance.data());
+    static_params = std::move(sb.params);
+    res.superblocks = std::move(sb.blocks);
+  } else if (needs_static) {
+    static_params = static_group_params(t.data(), m, n, options.grid, options.clip, h_reg.data());
+  }
 
   if (options.method == Method::rtn) {
     const EncodedMatrix e = encode_with_params(t.data(), m, n, options.grid, static_params);

@@ -13,6 +13,18 @@ namespace vkq::ref {
 // §3. INT is the generic b-bit grid; the others are GGUF legacy blocks of 32 columns.
 enum class GridFormat { INT, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 };
 
+// §3 ggml's 256-column super-block ("K") formats. Their codes live on an INT grid of 16- or 32-column
+// sub-blocks (reference/superblock.hpp: superblock_grid) whose parameters are products of quantized
+// sub-block scales/mins and fp16 super-block scales, chosen before the sweep (static groups).
+enum class SuperBlock { none, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
+
+// The stored parameters of one 256-column super-block of one row, as ggml keeps them.
+struct SuperBlockParams {
+  double d = 0, dmin = 0;      // fp16-exact super-block scale and min scale (dmin: Q2_K/Q4_K/Q5_K)
+  int32_t scale[16] = {};      // quantized sub-block scales: Q2_K 0..15, Q4_K/Q5_K 0..63, Q3_K −32..31, Q6_K −128..127
+  int32_t min[16] = {};        // quantized sub-block mins: Q2_K 0..15, Q4_K/Q5_K 0..63
+};
+
 struct GridSpec {
   GridFormat format = GridFormat::INT;
   int bits = 4;            // INT only, 2..8; GGUF formats imply their own
@@ -63,6 +75,7 @@ struct LayerQuantOptions {
   AlphaMode alpha_mode = AlphaMode::fixed;
   double alpha = 0;            // fixed α in [0, 1]; ignored when alpha_mode = sampled
   ClipOptions clip;
+  SuperBlock superblock = SuperBlock::none;  // ≠ none: grid is superblock_grid(superblock), params from its search
   size_t beam_width = 4;       // K, method = beam only
   uint64_t seed = 0;           // seed of the per-sequence α draws (sample_alpha); the solve itself is deterministic
 };
@@ -71,6 +84,7 @@ struct LayerQuantResult {
   size_t rows = 0, cols = 0, groups_per_row = 0;
   std::vector<int32_t> codes;          // rows × cols, original column order
   std::vector<GroupParams> params;     // rows × groups_per_row
+  std::vector<SuperBlockParams> superblocks;  // rows × cols/256 when options.superblock ≠ none
   std::vector<uint32_t> g_idx;         // cols: group of each original column
   std::vector<double> dequantized;     // Q, rows × cols, original column order
   std::vector<double> target;          // T, rows × cols (dead columns zeroed, α shift applied)

@@ -1,0 +1,274 @@
+// ALGORITHMS.md §3 — super-block parameter search (conventions in superblock.hpp).
+#include "reference/superblock.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <thread>
+
+#include "common/float16.hpp"
+#include "reference/grid.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::ref {
+namespace {
+
+struct Format {
+  int bits = 4;
+  size_t sub = 32;      // columns per sub-block
+  bool offset = false;  // ŵ = d·sc·u − dmin·m (else symmetric ŵ = d·sc·(u − nmax))
+  int sc_lo = 0, sc_hi = 63, mn_hi = 63;
+  int nmax() const { return 1 << (bits - 1); }
+  int levels() const { return (1 << bits) - 1; }
+  size_t subblocks() const { return kSuperBlockColumns / sub; }
+};
+
+Format format_of(SuperBlock f) {
+  switch (f) {
+    case SuperBlock::Q2_K: return {2, 16, true, 0, 15, 15};
+    case SuperBlock::Q3_K: return {3, 16, false, -32, 31, 0};
+    case SuperBlock::Q4_K: return {4, 32, true, 0, 63, 63};
+    case SuperBlock::Q5_K: return {5, 32, true, 0, 63, 63};
+    case SuperBlock::Q6_K: return {6, 16, false, -128, 127, 0};
+    case SuperBlock::none: break;
+  }
+  throw vkq::Error("superblock: no super-block format given");
+}
+
+// Candidate scales tried around each sub-block's min-max: iscale = (levels + kStep·r)/range, |r| ≤ kSteps.
+constexpr int kSteps = 10;
+constexpr double kStep = 0.1;
+// Super-block scale candidates: d·(1 + kDStep·r), |r| ≤ kDSteps, each scored with its stored values.
+constexpr int kDSteps = 2;
+constexpr double kDStep = 0.025;
+
+double stored_half(double v, SuperBlock f, const char* what) {
+  const double h = double(vkq::round_to_half(float(v)));
+  if (!std::isfinite(h))
+    throw vkq::Error(std::string(superblock_name(f)) + ": super-block " + what + " " + std::to_string(v) +
+                     " does not fit in fp16; the weights are too large for this type");
+  return h;
+}
+
+// Σ c (t − ŵ)² of rounding t to nearest against p on the INT grid of the format.
+double rounding_error(const double* t, const double* c, size_t g, const GroupParams& p, const GridSpec& grid) {
+  double e = 0;
+  for (size_t j = 0; j < g; ++j) {
+    const double r = t[j] - dequantize_code(quantize_value(t[j], p, grid), p, grid);
+    e += c[j] * r * r;
+  }
+  return e;
+}
+
+// Best unquantized (scale ≥ 0, min ≤ 0) of an offset sub-block: min-max, then weighted least-squares
+// refits of the codes that nearby scales give, each scored by rounding again.
+GroupParams fit_offset(const double* t, const double* c, size_t g, const Format& fm, const GridSpec& grid) {
+  double lo = 0, hi = t[0];
+  for (size_t j = 0; j < g; ++j) lo = std::min(lo, t[j]), hi = std::max(hi, t[j]);
+  if (!(hi > lo)) return {0, 0, lo};
+  const double levels = fm.levels();
+  GroupParams best{(hi - lo) / levels, 0, lo};
+  double best_err = rounding_error(t, c, g, best, grid);
+  for (int r = -kSteps; r <= kSteps; ++r) {
+    const double iscale = (levels + kStep * r) / (hi - lo);
+    double a = 0, b = 0, cc = 0, d = 0, e = 0;  // Σcq², Σcq, Σc, Σcqt, Σct
+    for (size_t j = 0; j < g; ++j) {
+      const double q = std::clamp(std::floor((t[j] - lo) * iscale + 0.5), 0.0, levels);
+      a += c[j] * q * q, b += c[j] * q, cc += c[j], d += c[j] * q * t[j], e += c[j] * t[j];
+    }
+    const double det = a * cc - b * b;
+    double s = 0, mn = 0;
+    if (det > 0) s = (d * cc - b * e) / det, mn = (a * e - b * d) / det;
+    if (!(det > 0) || mn > 0) mn = 0, s = a > 0 ? d / a : 0;  // the format's min is never above 0
+    if (!(s > 0) || !std::isfinite(s) || !std::isfinite(mn)) continue;
+    const GroupParams p{s, 0, mn};
+    const double err = rounding_error(t, c, g, p, grid);
+    if (err < best_err) best = p, best_err = err;
+  }
+  return best;
+}
+
+// Best unquantized signed scale of a symmetric sub-block (codes −nmax … nmax − 1): the value of
+// largest magnitude on −nmax, then weighted least-squares refits of nearby scales' codes.
+GroupParams fit_symmetric(const double* t, const double* c, size_t g, const Format& fm, const GridSpec& grid) {
+  const double nmax = fm.nmax();
+  double amax = 0, v = 0;
+  for (size_t j = 0; j < g; ++j)
+    if (std::fabs(t[j]) > amax) amax = std::fabs(t[j]), v = t[j];
+  if (v == 0) return {0, nmax, 0};
+  GroupParams best{v / -nmax, nmax, 0};
+  double best_err = rounding_error(t, c, g, best, grid);
+  for (int r = -kSteps; r <= kSteps; ++r) {
+    const double iscale = -(nmax + kStep * r) / v;
+    double a = 0, d = 0;
+    for (size_t j = 0; j < g; ++j) {
+      const double q = std::clamp(std::floor(t[j] * iscale + 0.5), -nmax, nmax - 1);
+      a += c[j] * q * q, d += c[j] * q * t[j];
+    }
+    if (!(a > 0)) continue;
+    const GroupParams p{d / a, nmax, 0};
+    if (p.scale == 0 || !std::isfinite(p.scale)) continue;
+    const double err = rounding_error(t, c, g, p, grid);
+    if (err < best_err) best = p, best_err = err;
+  }
+  return best;
+}
+
+int clamp_round(double x, int lo, int hi) { return int(std::clamp(std::floor(x + 0.5), double(lo), double(hi))); }
+
+// Quantizes the sub-block fits against super-block scale d (and dmin), then moves each sub-block's
+// integer scale/min by ±1 where its rounding error with the stored values drops. Returns Σ error.
+double quantize_superblock(const double* t, const double* c, const std::vector<GroupParams>& fit, const Format& fm,
+                           SuperBlock f, const GridSpec& grid, double d, double dmin, SuperBlockParams& out) {
+  out = SuperBlockParams{};
+  out.d = d, out.dmin = dmin;
+  double total = 0;
+  for (size_t k = 0; k < fm.subblocks(); ++k) {
+    const int sc0 = d != 0 ? clamp_round(fit[k].scale / d, fm.sc_lo, fm.sc_hi) : 0;
+    const int mn0 = fm.offset && dmin != 0 ? clamp_round(-fit[k].min / dmin, 0, fm.mn_hi) : 0;
+    double best = -1;
+    for (int ds = -1; ds <= 1; ++ds)
+      for (int dm = fm.offset ? -1 : 0; dm <= (fm.offset ? 1 : 0); ++dm) {
+        const int sc = sc0 + ds, mn = mn0 + dm;
+        if (sc < fm.sc_lo || sc > fm.sc_hi || mn < 0 || mn > fm.mn_hi) continue;
+        SuperBlockParams trial = out;
+        trial.scale[k] = sc, trial.min[k] = mn;
+        const double err = rounding_error(t + k * fm.sub, c + k * fm.sub, fm.sub, subblock_params(trial, k, f), grid);
+        if (best < 0 || err < best) best = err, out.scale[k] = sc, out.min[k] = mn;
+      }
+    total += best;
+  }
+  return total;
+}
+
+SuperBlockParams search_superblock(const double* t, const double* c, const Format& fm, SuperBlock f,
+                                   const GridSpec& grid) {
+  std::vector<GroupParams> fit(fm.subblocks());
+  for (size_t k = 0; k < fm.subblocks(); ++k)
+    fit[k] = fm.offset ? fit_offset(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid)
+                       : fit_symmetric(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid);
+  // The super-block scale that maps the extreme sub-block scale onto the top of the integer range.
+  double ext = 0, omax = 0;
+  for (const auto& p : fit) {
+    if (std::fabs(p.scale) > std::fabs(ext)) ext = p.scale;
+    omax = std::max(omax, -p.min);
+  }
+  const double d_base = fm.offset ? ext / fm.sc_hi : ext / fm.sc_lo;  // symmetric: extreme on sc_lo (−32, −128)
+  const double dmin = fm.offset ? stored_half(omax / fm.mn_hi, f, "min scale dmin") : 0;
+  SuperBlockParams best, trial;
+  double best_err = -1;
+  for (int r = -kDSteps; r <= kDSteps; ++r) {
+    const double d = stored_half(d_base * (1 + kDStep * r), f, "scale d");
+    const double err = quantize_superblock(t, c, fit, fm, f, grid, d, dmin, trial);
+    if (best_err < 0 || err < best_err) best_err = err, best = trial;
+  }
+  return best;
+}
+
+}  // namespace
+
+const char* superblock_name(SuperBlock f) {
+  switch (f) {
+    case SuperBlock::Q2_K: return "Q2_K";
+    case SuperBlock::Q3_K: return "Q3_K";
+    case SuperBlock::Q4_K: return "Q4_K";
+    case SuperBlock::Q5_K: return "Q5_K";
+    case SuperBlock::Q6_K: return "Q6_K";
+    case SuperBlock::none: break;
+  }
+  return "none";
+}
+
+size_t superblock_subblock_columns(SuperBlock f) { return format_of(f).sub; }
+
+GridSpec superblock_grid(SuperBlock f) {
+  const Format fm = format_of(f);
+  GridSpec g;
+  g.format = GridFormat::INT;
+  g.bits = fm.bits;
+  g.group = fm.sub;
+  g.symmetric = !fm.offset;
+  return g;
+}
+
+void validate_superblock(SuperBlock f, size_t n) {
+  format_of(f);
+  if (n == 0 || n % kSuperBlockColumns != 0)
+    throw vkq::Error(std::string(superblock_name(f)) + ": n = " + std::to_string(n) +
+                     " columns is not a multiple of the 256-column super-block");
+}
+
+void validate_superblock_options(const LayerQuantOptions& o, size_t n) {
+  if (o.superblock == SuperBlock::none) return;
+  const std::string name = superblock_name(o.superblock);
+  validate_superblock(o.superblock, n);
+  const GridSpec g = superblock_grid(o.superblock);
+  if (o.grid.format != g.format || o.grid.bits != g.bits || o.grid.group != g.group)
+    throw vkq::Error("quantize_layer: " + name + " codes need the grid INT" + std::to_string(g.bits) + " with groups of " +
+                     std::to_string(g.group) + " (superblock_grid)");
+  if (!o.static_groups && o.method != Method::rtn)
+    throw vkq::Error("quantize_layer: " + name + " parameters are chosen from T before the sweep: static_groups is required");
+  if (o.clip.enabled)
+    throw vkq::Error("quantize_layer: " + name + " has its own super-block scale search; turn the clip search off");
+}
+
+GroupParams subblock_params(const SuperBlockParams& sb, size_t k, SuperBlock f) {
+  const Format fm = format_of(f);
+  if (fm.offset) return {sb.d * sb.scale[k], 0, -(sb.dmin * sb.min[k])};
+  return {sb.d * sb.scale[k], double(fm.nmax()), 0};
+}
+
+SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlock f, const double* column_weight) {
+  validate_superblock(f, n);
+  const Format fm = format_of(f);
+  const GridSpec grid = superblock_grid(f);
+  for (size_t k = 0; k < m * n; ++k)
+    if (!std::isfinite(t[k]))
+      throw vkq::Error(std::string(superblock_name(f)) + ": non-finite weight " + std::to_string(t[k]) + " at row " +
+                       std::to_string(k / n) + ", column " + std::to_string(k % n));
+  // Column weights with all-zero sub-blocks replaced by ones (no information: plain squared error).
+  std::vector<double> c(n, 1.0);
+  if (column_weight)
+    for (size_t j0 = 0; j0 < n; j0 += fm.sub) {
+      double sum = 0;
+      for (size_t j = j0; j < j0 + fm.sub; ++j) sum += std::max(0.0, column_weight[j]);
+      if (sum > 0)
+        for (size_t j = j0; j < j0 + fm.sub; ++j) c[j] = std::max(0.0, column_weight[j]);
+    }
+  const size_t nb = n / kSuperBlockColumns;
+  SuperBlockSearch out;
+  out.blocks.resize(m * nb);
+  out.params.resize(m * nb * fm.subblocks());
+  // Rows are independent: split them over the cores (the result does not depend on the split).
+  const size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 16);
+  auto run_rows = [&](size_t r0, size_t r1) {
+    for (size_t i = r0; i < r1; ++i)
+      for (size_t b = 0; b < nb; ++b) {
+        const size_t col = b * kSuperBlockColumns;
+        SuperBlockParams& sb = out.blocks[i * nb + b];
+        sb = search_superblock(t + i * n + col, c.data() + col, fm, f, grid);
+        for (size_t k = 0; k < fm.subblocks(); ++k)
+          out.params[(i * nb + b) * fm.subblocks() + k] = subblock_params(sb, k, f);
+      }
+  };
+  if (workers == 1 || m < 2 * workers) {
+    run_rows(0, m);
+    return out;
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(workers);
+  for (size_t w = 0; w < workers; ++w)
+    threads.emplace_back([&, w] {
+      try {
+        run_rows(m * w / workers, m * (w + 1) / workers);
+      } catch (...) {
+        errors[w] = std::current_exception();
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
+}  // namespace vkq::ref

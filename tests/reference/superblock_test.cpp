@@ -1,0 +1,165 @@
+// ALGORITHMS.md §3 super-block search, float64 reference: stored values are what the format can hold,
+// the effective params are their products, the importance-weighted search beats plain min-max
+// quantization of the sub-block scales, weights steer it, and awkward blocks stay exact or are refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "common/float16.hpp"
+#include "reference/grid.hpp"
+#include "reference/layer_quant.hpp"
+#include "reference/superblock.hpp"
+#include "reference_fixtures.hpp"
+#include "vkquant/vkquant.hpp"
+
+namespace vkq::ref {
+namespace {
+
+const SuperBlock kFormats[] = {SuperBlock::Q2_K, SuperBlock::Q3_K, SuperBlock::Q4_K, SuperBlock::Q5_K, SuperBlock::Q6_K};
+
+bool offset_format(SuperBlock f) { return f == SuperBlock::Q2_K || f == SuperBlock::Q4_K || f == SuperBlock::Q5_K; }
+
+// Σ c (t − ŵ)² of every row against the given effective params.
+double weighted_error(const std::vector<double>& t, size_t m, size_t n, SuperBlock f, const std::vector<GroupParams>& p,
+                      const std::vector<double>& c) {
+  const GridSpec grid = superblock_grid(f);
+  const EncodedMatrix e = encode_with_params(t.data(), m, n, grid, p);
+  const std::vector<double> q = decode_matrix(e, grid);
+  double err = 0;
+  for (size_t k = 0; k < t.size(); ++k) err += c[k % n] * (t[k] - q[k]) * (t[k] - q[k]);
+  return err;
+}
+
+// Plain min-max: each sub-block's own range, scales quantized against d = max/top, no search.
+std::vector<GroupParams> plain_params(const std::vector<double>& t, size_t m, size_t n, SuperBlock f) {
+  const size_t g = superblock_subblock_columns(f), ns = 256 / g;
+  const bool off = offset_format(f);
+  const int top = f == SuperBlock::Q2_K ? 15 : f == SuperBlock::Q6_K ? 127 : off ? 63 : 31;
+  const double nmax = f == SuperBlock::Q3_K ? 4 : 32, levels = (1 << superblock_grid(f).bits) - 1;
+  std::vector<GroupParams> out;
+  for (size_t i = 0; i < m; ++i)
+    for (size_t b = 0; b < n / 256; ++b) {
+      std::vector<double> s(ns), o(ns);
+      for (size_t k = 0; k < ns; ++k) {
+        double lo = 0, hi = 0, amax = 0;
+        for (size_t j = 0; j < g; ++j) {
+          const double v = t[i * n + b * 256 + k * g + j];
+          lo = std::min(lo, v), hi = std::max(hi, v), amax = std::max(amax, std::fabs(v));
+        }
+        s[k] = off ? (hi - lo) / levels : amax / nmax;
+        o[k] = -lo;
+      }
+      const double d = round_to_half(float(*std::max_element(s.begin(), s.end()) / top));
+      const double dm = round_to_half(float(*std::max_element(o.begin(), o.end()) / top));
+      for (size_t k = 0; k < ns; ++k) {
+        const double sc = d > 0 ? std::min<double>(top, std::round(s[k] / d)) : 0;
+        const double mn = dm > 0 ? std::min<double>(top, std::round(o[k] / dm)) : 0;
+        out.push_back(off ? GroupParams{d * sc, 0, -dm * mn} : GroupParams{-d * sc, nmax, 0});
+      }
+    }
+  return out;
+}
+
+class SuperBlockSearchTest : public ::testing::TestWithParam<SuperBlock> {};
+
+TEST_P(SuperBlockSearchTest, StoresWhatTheFormatHoldsAndBeatsMinMax) {
+  const SuperBlock f = GetParam();
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t m = 6, n = 512;
+  std::vector<double> t(m * n), c(n);
+  std::normal_distribution<double> nd(0.0, 0.05);
+  for (auto& v : t) v = nd(rng);
+  for (auto& v : c) v = std::exp(2 * nd(rng) / 0.05);  // importances over two orders of magnitude
+  const SuperBlockSearch r = superblock_search(t.data(), m, n, f, c.data());
+  ASSERT_EQ(r.blocks.size(), m * 2);
+  const size_t ns = 256 / superblock_subblock_columns(f);
+  ASSERT_EQ(r.params.size(), m * 2 * ns);
+  for (size_t b = 0; b < r.blocks.size(); ++b) {
+    const SuperBlockParams& sb = r.blocks[b];
+    EXPECT_EQ(sb.d, double(round_to_half(float(sb.d))));
+    EXPECT_EQ(sb.dmin, double(round_to_half(float(sb.dmin))));
+    for (size_t k = 0; k < ns; ++k) {
+      const GroupParams p = subblock_params(sb, k, f);
+      EXPECT_EQ(r.params[b * ns + k].scale, p.scale);
+      EXPECT_EQ(r.params[b * ns + k].min, p.min);
+      EXPECT_EQ(double(float(p.scale)), p.scale);  // exact in fp32, as ggml's decode computes it
+    }
+  }
+  const double searched = weighted_error(t, m, n, f, r.params, c);
+  const double plain = weighted_error(t, m, n, f, plain_params(t, m, n, f), c);
+  EXPECT_LT(searched, plain) << superblock_name(f);
+}
+
+TEST_P(SuperBlockSearchTest, ImportanceSteersTheError) {
+  const SuperBlock f = GetParam();
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t m = 16, n = 256;
+  std::vector<double> t(m * n), heavy(n, 1.0), unit(n, 1.0);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  for (auto& v : t) v = nd(rng);
+  for (size_t j = 0; j < n; j += 5) heavy[j] = 100.0;  // every fifth column matters most
+  const auto with = superblock_search(t.data(), m, n, f, heavy.data());
+  const auto without = superblock_search(t.data(), m, n, f, unit.data());
+  EXPECT_LT(weighted_error(t, m, n, f, with.params, heavy), weighted_error(t, m, n, f, without.params, heavy));
+}
+
+TEST_P(SuperBlockSearchTest, ZeroBlocksDecodeToZeroAndOutliersStayFinite) {
+  const SuperBlock f = GetParam();
+  const size_t n = 256;
+  std::vector<double> t(2 * n, 0.0);
+  for (size_t j = 0; j < n; ++j) t[n + j] = 0.001 * std::sin(double(j));
+  t[n + 77] = 40.0;  // one outlier
+  const auto r = superblock_search(t.data(), 2, n, f, nullptr);
+  const GridSpec grid = superblock_grid(f);
+  const auto q = decode_matrix(encode_with_params(t.data(), 2, n, grid, r.params), grid);
+  for (size_t j = 0; j < n; ++j) EXPECT_EQ(q[j], 0.0) << "zero row, column " << j;
+  for (size_t j = n; j < 2 * n; ++j) EXPECT_TRUE(std::isfinite(q[j]));
+  EXPECT_NEAR(q[n + 77], 40.0, 40.0 * 0.35) << superblock_name(f);  // the outlier keeps its magnitude
+}
+
+TEST_P(SuperBlockSearchTest, BadInputIsRefused) {
+  const SuperBlock f = GetParam();
+  std::vector<double> t(256, 0.5);
+  t[9] = std::nan("");
+  EXPECT_THROW(superblock_search(t.data(), 1, 256, f, nullptr), Error);
+  std::vector<double> u(128, 0.5);
+  EXPECT_THROW(superblock_search(u.data(), 1, 128, f, nullptr), Error);  // not a whole super-block
+  std::vector<double> big(256, 1e9);
+  EXPECT_THROW(superblock_search(big.data(), 1, 256, f, nullptr), Error);  // d beyond fp16
+}
+
+// The calibrated sweep rounds against the searched params: its H-loss is below rounding to nearest.
+TEST_P(SuperBlockSearchTest, GptqOnTheSuperBlockGridBeatsRtn) {
+  const SuperBlock f = GetParam();
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t m = 8, n = 256;
+  const test::Calibration cal = test::correlated_calibration(rng, n, 600);
+  const std::vector<float> w = test::normal_weights(rng, m, n);
+  LayerQuantOptions o;
+  o.superblock = f;
+  o.grid = superblock_grid(f);
+  o.method = Method::rtn;
+  const LayerQuantResult rtn = quantize_layer(w, m, n, cal.h, o);
+  o.method = Method::gptq;
+  const LayerQuantResult gptq = quantize_layer(w, m, n, cal.h, o);
+  ASSERT_EQ(gptq.superblocks.size(), m);
+  EXPECT_LT(gptq.loss, rtn.loss) << superblock_name(f);
+  o.clip.enabled = true;
+  EXPECT_THROW(quantize_layer(w, m, n, cal.h, o), Error);
+  o.clip.enabled = false;
+  o.grid.group = 64;
+  EXPECT_THROW(quantize_layer(w, m, n, cal.h, o), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(KFormats, SuperBlockSearchTest, ::testing::ValuesIn(kFormats),
+                         [](const auto& info) { return std::string(superblock_name(info.param)); });
+
+}  // namespace
+}  // namespace vkq::ref
