@@ -151,6 +151,7 @@ struct QuantizeOptions {
   std::string type = "Q4_0";
   std::string token_embedding_type;  // override (llama-quantize's --token-embedding-type)
   std::string output_tensor_type;    // override (--output-tensor-type)
+  std::vector<std::string> tensor_types;  // "PATTERN=TYPE" overrides (llama-quantize's --tensor-type), first match wins
   bool allow_requantize = false;     // take an already-quantized model's dequantized weights as the reference
 
   std::string method = "gptq";  // rtn | gptq | beam

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <algorithm>
 #include <map>
 #include <string>
 #include <new>
@@ -85,6 +86,12 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"type", string_field(&O::type)},
       {"token_embedding_type", string_field(&O::token_embedding_type)},
       {"output_tensor_type", string_field(&O::output_tensor_type)},
+      {"tensor_types",
+       [](O& o, const nlohmann::json& v, const std::string& key) {
+         need(v.is_array() && std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) { return e.is_string(); }), key,
+              "an array of \"PATTERN=TYPE\" strings");
+         o.tensor_types = v.get<std::vector<std::string>>();
+       }},
       {"method", string_field(&O::method)},
       {"beam_width", u32_field(&O::beam_width)},
       {"damp", double_field(&O::damp)},

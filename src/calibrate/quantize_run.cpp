@@ -27,6 +27,8 @@
 #include "quant/hessian_factor.hpp"
 #include "quant/layer_quantizer.hpp"
 #include "reference/alpha_sampling.hpp"
+#include "reference/grid.hpp"
+#include "reference/superblock.hpp"
 #include "vk/context.hpp"
 
 namespace vkq::calibrate {
@@ -127,7 +129,8 @@ struct Activations {
 
 struct Solved {
   std::vector<int32_t> codes;
-  std::vector<float> d, m;  // per 32-column block
+  std::vector<float> d, m;  // per 32-column block; super-block types: d, dmin per 256-column super-block
+  std::vector<int32_t> scales, mins;  // super-block types: 16 quantized sub-block scales and mins per super-block
 };
 
 class Driver {
@@ -304,6 +307,15 @@ void Driver::advance_block(forward::TransformerModel& model, uint32_t block, Act
 Solved Driver::pack_for_gguf(const quant::LayerQuantOutput& out) const {
   Solved s;
   s.codes = out.codes;
+  if (!out.superblocks.empty()) {
+    for (const auto& sb : out.superblocks) {
+      s.d.push_back(float(sb.d));
+      s.m.push_back(float(sb.dmin));
+      s.scales.insert(s.scales.end(), sb.scale, sb.scale + 16);
+      s.mins.insert(s.mins.end(), sb.min, sb.min + 16);
+    }
+    return s;
+  }
   for (const auto& p : out.params) {
     if (!std::isfinite(p.scale) || !std::isfinite(p.min) || std::abs(p.scale) > 65504 || std::abs(p.min) > 65504)
       throw Error(out.name + ": a block scale overflows fp16 (|d| > 65504); the weights are too large for this type");
@@ -316,8 +328,9 @@ Solved Driver::pack_for_gguf(const quant::LayerQuantOutput& out) const {
 void Driver::solve_stage(uint32_t block, const Stage& stage) {
   const auto& cfg = model_q_->config();
   const uint32_t n = group_input_width(cfg, stage.group);
-  // Which linears of this group get calibrated codes, and with which grid.
+  // Which linears of this group get calibrated codes, and with which grid (and super-block format).
   std::map<std::string, ref::GridSpec> grids;
+  std::map<std::string, ref::SuperBlock> superblocks;
   for (const auto& lin : stage.linears) {
     const std::string name = tensor_name(block, lin);
     if (target_.generic) {
@@ -328,6 +341,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
     if (!t) throw Error(name + ": missing from the model");
     if (t->action == io::TensorAction::quantize) {
       grids[lin] = grid_for_gguf_type(t->output_type);
+      superblocks[lin] = superblock_for_gguf_type(t->output_type);
     } else if (t->output_type == model::GgmlType::F16 || t->output_type == model::GgmlType::BF16) {
       // The quantized chain must see what the file will hold: the weights rounded to 16 bits.
       auto w = src_->weights.linear(block, lin).data;
@@ -352,10 +366,12 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
   // Linears of one group may differ in grid only through the plan; solve each grid's set together.
   std::map<std::string, std::vector<std::string>> by_grid;
   for (const auto& [lin, g] : grids)
-    by_grid[std::to_string(int(g.format)) + "/" + std::to_string(g.bits) + "/" + std::to_string(g.group)].push_back(lin);
+    by_grid[std::to_string(int(g.format)) + "/" + std::to_string(g.bits) + "/" + std::to_string(g.group) + "/" +
+            std::to_string(int(superblocks[lin]))]
+        .push_back(lin);
   for (const auto& [key, lins] : by_grid) {
     const auto t0 = Clock::now();
-    quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grids[lins.front()]));
+    quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grids[lins.front()], superblocks[lins.front()]));
     lq.set_cancel_check([this] { tracker_->check_cancelled(); });
     std::vector<std::vector<float>> ws;
     std::vector<quant::LayerWeights> layers;
@@ -451,6 +467,31 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   const uint32_t rows = uint32_t(t.rows()), cols = uint32_t(t.cols());
   const auto values = src_->weights.tensor(t.name, rows, cols).data;
   const ref::GridSpec grid = grid_for_gguf_type(t.output_type);
+  if (const ref::SuperBlock sb = superblock_for_gguf_type(t.output_type); sb != ref::SuperBlock::none) {
+    // The super-block search with unit weights (no statistics), then the codes against its params.
+    const std::vector<double> td(values.begin(), values.end());
+    ref::SuperBlockSearch found;
+    try {
+      found = ref::superblock_search(td.data(), rows, cols, sb, nullptr);
+    } catch (const Error& e) {
+      throw Error(t.name + ": " + e.what());
+    }
+    const ref::EncodedMatrix e = ref::encode_with_params(td.data(), rows, cols, grid, found.params);
+    const std::vector<double> q = ref::decode_matrix(e, grid);
+    quant::LayerQuantOutput out;
+    out.name = t.name;
+    out.codes = e.codes;
+    out.superblocks = std::move(found.blocks);
+    solved_[t.name] = pack_for_gguf(out);
+    TensorResult& r = results_[t.name];
+    r.name = t.name;
+    r.method = "rtn";
+    r.rows = rows;
+    r.cols = cols;
+    r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.note = t.reason;
+    return {q.begin(), q.end()};
+  }
   kernels::Rtn rtn(*ctx_, grid);
   const uint32_t groups = kernels::grid_groups_per_row(grid, cols);
   vk::Buffer w = vk::upload_new(*ctx_, values, t.name);
@@ -549,7 +590,8 @@ void Driver::solve_head() {
   const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
   record_imatrix(name, gram);
   tracker_->begin("quantize", "output head", 1, 1);
-  quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type)));
+  quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type),
+                                                superblock_for_gguf_type(t->output_type)));
   lq.set_cancel_check([this] { tracker_->check_cancelled(); });
   auto wm = src_->weights.output();  // the embedding when tied
   std::vector<quant::LayerWeights> layers = {{name, &wm.data, wm.rows}};
@@ -589,6 +631,10 @@ void Driver::write_output() {
     if (r.note.empty() && t.fallback) r.note = t.reason;
     if (t.action == io::TensorAction::quantize) {
       const Solved& sv = solved_.at(t.name);
+      if (model::is_superblock_type(t.output_type)) {
+        writer_->write_superblocks(t.name, sv.codes, sv.d, sv.m, sv.scales, sv.mins);
+        continue;
+      }
       const bool has_m = t.output_type == model::GgmlType::Q4_1 || t.output_type == model::GgmlType::Q5_1;
       writer_->write_quantized(t.name, sv.codes, sv.d, has_m ? std::span<const float>(sv.m) : std::span<const float>());
     } else if (auto f = folded_norms_.find(t.name); f != folded_norms_.end()) {
@@ -625,10 +671,14 @@ QuantizeResult Driver::run() {
       po.token_embedding_type = io::parse_tensor_type(opt_.token_embedding_type, "--token-embedding-type");
     if (!opt_.output_tensor_type.empty())
       po.output_tensor_type = io::parse_tensor_type(opt_.output_tensor_type, "--output-tensor-type");
+    po.mixture = target_.mixture;
+    for (const auto& spec : opt_.tensor_types) po.tensor_types.push_back(io::parse_tensor_type_override(spec));
+    po.n_gqa = cfg.n_kv_heads > 0 ? cfg.n_heads / cfg.n_kv_heads : 1;
+    const std::string arch = src_->weights.gguf()->get_string("general.architecture");
+    po.is_70b = cfg.n_layers == 80 && ((arch == "llama" && cfg.n_heads != cfg.n_kv_heads) || arch == "qwen2");
     plan_ = io::plan_output(*src_->weights.gguf(), po);
-    for (const auto& t : plan_.tensors)
-      if (t.fallback) tracker_->notice(t.reason);
     for (const auto& n : plan_.notes) notes_.push_back(n);
+    if (plan_.count_fallbacks() > 0) tracker_->notice(plan_.notes.back());
     io::RunSettings rs;
     rs.vkquant_version = version();
     rs.method = opt_.method;

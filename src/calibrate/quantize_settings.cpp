@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "io/output_plan.hpp"
+#include "reference/superblock.hpp"
 
 namespace vkq::calibrate {
 
@@ -22,6 +23,11 @@ OutputTarget parse_output_target(const std::string& type) {
     t.grid.symmetric = m[4].matched;
     return t;
   }
+  if (const auto mix = io::find_mixture(type)) {
+    t.mixture = mix;
+    t.gguf = mix->base;
+    return t;
+  }
   t.gguf = io::parse_output_type(type);  // clear error listing the supported names
   return t;
 }
@@ -35,13 +41,29 @@ ref::GridSpec grid_for_gguf_type(model::GgmlType t) {
     case model::GgmlType::Q4_1: g.format = ref::GridFormat::Q4_1; break;
     case model::GgmlType::Q5_0: g.format = ref::GridFormat::Q5_0; break;
     case model::GgmlType::Q5_1: g.format = ref::GridFormat::Q5_1; break;
+    case model::GgmlType::Q2_K:
+    case model::GgmlType::Q3_K:
+    case model::GgmlType::Q4_K:
+    case model::GgmlType::Q5_K:
+    case model::GgmlType::Q6_K: return ref::superblock_grid(superblock_for_gguf_type(t));
     default:
       throw Error(std::string("no quantization grid for type ") + model::ggml_type_name(t));
   }
   return g;
 }
 
-ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSpec& grid) {
+ref::SuperBlock superblock_for_gguf_type(model::GgmlType t) {
+  switch (t) {
+    case model::GgmlType::Q2_K: return ref::SuperBlock::Q2_K;
+    case model::GgmlType::Q3_K: return ref::SuperBlock::Q3_K;
+    case model::GgmlType::Q4_K: return ref::SuperBlock::Q4_K;
+    case model::GgmlType::Q5_K: return ref::SuperBlock::Q5_K;
+    case model::GgmlType::Q6_K: return ref::SuperBlock::Q6_K;
+    default: return ref::SuperBlock::none;
+  }
+}
+
+ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSpec& grid, ref::SuperBlock superblock) {
   ref::LayerQuantOptions l;
   if (o.method == "gptq")
     l.method = ref::Method::gptq;
@@ -86,6 +108,11 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
   }
   l.beam_width = o.method == "beam" ? o.beam_width : 1;
   l.seed = o.seed;
+  if (superblock != ref::SuperBlock::none) {
+    l.superblock = superblock;
+    l.clip.enabled = false;  // the super-block search chooses the parameters
+    l.static_groups = true;  // ... before the sweep
+  }
   return l;
 }
 
@@ -101,6 +128,7 @@ void validate_quantize_options(const QuantizeOptions& o) {
   parse_output_target(o.type);  // names the supported types
   if (!o.token_embedding_type.empty()) io::parse_tensor_type(o.token_embedding_type, "--token-embedding-type");
   if (!o.output_tensor_type.empty()) io::parse_tensor_type(o.output_tensor_type, "--output-tensor-type");
+  for (const auto& spec : o.tensor_types) io::parse_tensor_type_override(spec);
   if (o.method != "beam" && o.beam_width != 4)
     throw Error("--beam " + std::to_string(o.beam_width) + " sets the beam width of --method beam only: add --method beam");
   if (!o.static_groups && (o.scale_search || o.clip_search))

@@ -47,8 +47,11 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
   cmd->add_option("-o,--output", o.output_path, "Output GGUF (written as OUT.partial, renamed when complete)");
   cmd->add_option("-t,--type", o.type,
-                  "Output type: Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 F16 BF16 F32 (llama-quantize names), or INT<b>[g<G>][s] "
-                  "(e.g. INT3g32) to evaluate a generic grid without writing a file")
+                  "Output type, as llama-quantize names it: the K mixtures Q4_K_M Q4_K_S Q5_K_M Q5_K_S Q6_K Q3_K_L "
+                  "Q3_K_M Q3_K_S Q2_K Q2_K_S (llama-quantize's per-tensor choices: attn_v/ffn_down raised by layer, the "
+                  "output head in Q6_K; rows that are not a multiple of 256 fall back to Q5_0/Q5_1/Q8_0/Q4_0), or "
+                  "Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 F16 BF16 F32; or INT<b>[g<G>][s] (e.g. INT3g32) to evaluate a generic "
+                  "grid without writing a file")
       ->capture_default_str();
   cmd->add_option("--method", o.method, "gptq (error feedback, default), beam (bounded search), awq (scale search folded into the norms, then round to nearest), rtn (no feedback)")
       ->capture_default_str();
@@ -102,6 +105,9 @@ void add_quantize_command(CLI::App& app) {
                   "`llama-quantize --imatrix FILE`; an existing file needs --force");
   cmd->add_option("--token-embedding-type", o.token_embedding_type, "Type of token_embd.weight (as llama-quantize)");
   cmd->add_option("--output-tensor-type", o.output_tensor_type, "Type of output.weight (as llama-quantize)");
+  cmd->add_option("--tensor-type", o.tensor_types,
+                  "PATTERN=TYPE: tensors whose name matches the regular expression get TYPE instead of the mixture's "
+                  "choice (as llama-quantize; repeatable, the first match wins), e.g. --tensor-type attn_v=Q8_0");
   cmd->add_option("--tokenizer", o.tokenizer_path, "Tokenizer file for a llama2.c model");
   cmd->add_flag("--allow-requantize", o.allow_requantize,
                 "Accept an already-quantized model (its dequantized weights become the reference), as llama-quantize");

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <map>
+#include <regex>
 #include <sstream>
 
 #include "model/gguf.hpp"
@@ -14,14 +16,28 @@ namespace {
 
 using model::GgmlType;
 
-// The writable types, in the order error messages list them.
-constexpr std::array<GgmlType, 8> kSupported = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
-                                                GgmlType::Q5_1, GgmlType::F16,  GgmlType::BF16, GgmlType::F32};
+// The writable tensor types, in the order error messages list them.
+constexpr std::array<GgmlType, 13> kSupported = {
+    GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K,
+    GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16,  GgmlType::BF16, GgmlType::F32};
 
-// llama-quantize's mixture names that are not single ggml type names (tools/quantize/quantize.cpp).
-constexpr std::array<std::string_view, 20> kUnsupportedMixtures = {
-    "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "IQ2_M", "IQ3_XS",
-    "IQ3_M",  "MXFP4_MOE", "COPY", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ1_M", "IQ2_S"};
+// llama-quantize's K mixtures (tools/quantize/quantize.cpp QUANT_OPTIONS, llama.h LLAMA_FTYPE_MOSTLY_*).
+struct MixtureName {
+  std::string_view name;
+  uint32_t ftype;
+  GgmlType base;
+};
+constexpr std::array<MixtureName, 13> kMixtures = {{{"Q2_K", 10, GgmlType::Q2_K},   {"Q2_K_S", 21, GgmlType::Q2_K},
+                                                    {"Q3_K_S", 11, GgmlType::Q3_K}, {"Q3_K_M", 12, GgmlType::Q3_K},
+                                                    {"Q3_K_L", 13, GgmlType::Q3_K}, {"Q4_K_S", 14, GgmlType::Q4_K},
+                                                    {"Q4_K_M", 15, GgmlType::Q4_K}, {"Q5_K_S", 16, GgmlType::Q5_K},
+                                                    {"Q5_K_M", 17, GgmlType::Q5_K}, {"Q6_K", 18, GgmlType::Q6_K},
+                                                    {"Q3_K", 12, GgmlType::Q3_K},   {"Q4_K", 15, GgmlType::Q4_K},
+                                                    {"Q5_K", 17, GgmlType::Q5_K}}};  // the last three: aliases of _M
+
+// llama-quantize's mixture names vkquant cannot write yet (tools/quantize/quantize.cpp).
+constexpr std::array<std::string_view, 9> kUnsupportedMixtures = {"IQ2_M", "IQ3_XS", "IQ3_M", "MXFP4_MOE", "COPY",
+                                                                  "IQ1_M", "IQ2_S",  "IQ4_NL", "IQ4_XS"};
 
 std::string upper(std::string_view s) {
   std::string u(s);
@@ -58,6 +74,8 @@ GgmlType parse_type(std::string_view name, std::string_view what) {
     if (supported(*t)) return *t;
     throw Error(std::string(what) + " " + u + " is not supported yet, supported: " + supported_output_types());
   }
+  if (what == "output type")
+    if (const auto mix = find_mixture(u)) return mix->base;
   if (std::find(kUnsupportedMixtures.begin(), kUnsupportedMixtures.end(), u) != kUnsupportedMixtures.end())
     throw Error(std::string(what) + " " + u + " is not supported yet, supported: " + supported_output_types());
   throw Error(std::string(what) + " '" + std::string(name) + "' is unknown, supported: " + supported_output_types());
@@ -96,7 +114,104 @@ std::optional<size_t> block_index(std::string_view name) {
 bool is_token_embd(std::string_view name) { return name == "token_embd.weight"; }
 bool is_output(std::string_view name) { return name == "output.weight"; }
 
+// llama_tensor_get_type_impl's use_more_bits: the first and last eighth of the layers and every third between.
+bool use_more_bits(size_t i, size_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+bool is_attn_v_like(std::string_view name) { return contains(name, "attn_v.weight") || contains(name, "attn_qkv.weight"); }
+
+// tensor_type_fallback: the type llama-quantize writes when a row is not a whole number of t's blocks.
+GgmlType fallback_type(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q2_K:
+    case GgmlType::Q3_K: return GgmlType::Q4_0;
+    case GgmlType::Q4_K: return GgmlType::Q5_0;
+    case GgmlType::Q5_K: return GgmlType::Q5_1;
+    case GgmlType::Q6_K: return GgmlType::Q8_0;
+    default: return t;  // already a 32-block type: F16 below
+  }
+}
+
+// The K mixtures' rules of llama_tensor_get_type_impl for a dense model (no experts, not Falcon), for
+// block linears; `i` is the layer of the tensor, `n` the layer count (n_attention_wv for attn_v).
+// Returns the type and the rule's description, or nothing when the mixture keeps its base type.
+std::optional<std::pair<GgmlType, std::string>> mixture_rule(const OutputMixture& mix, std::string_view name, size_t i,
+                                                              size_t n, const PlanOptions& o) {
+  using G = GgmlType;
+  const std::string& mx = mix.name;
+  auto rule = [&](G t, const std::string& what) {
+    return std::optional<std::pair<G, std::string>>({t, "llama-quantize's " + mx + " rule: " + what});
+  };
+  const uint32_t f = mix.ftype;
+  if (is_attn_v_like(name)) {
+    std::optional<std::pair<G, std::string>> r;
+    if (f == 10) r = o.n_gqa >= 4 ? rule(G::Q4_K, "attn_v in Q4_K when n_head/n_head_kv ≥ 4") : rule(G::Q3_K, "attn_v in Q3_K");
+    else if (f == 21 && o.n_gqa >= 4) r = rule(G::Q4_K, "attn_v in Q4_K when n_head/n_head_kv ≥ 4");
+    else if (f == 12) r = i < 2 ? rule(G::Q5_K, "attn_v of the first 2 layers in Q5_K") : rule(G::Q4_K, "attn_v in Q4_K");
+    else if (f == 13) r = rule(G::Q5_K, "attn_v in Q5_K");
+    else if ((f == 15 || f == 17) && use_more_bits(i, n))
+      r = rule(G::Q6_K, "attn_v of the first and last eighth of the layers and every third between in Q6_K");
+    else if (f == 14 && i < 4) r = rule(G::Q5_K, "attn_v of the first 4 layers in Q5_K");
+    const G now = r ? r->first : mix.base;
+    if (o.is_70b && (now == G::Q3_K || now == G::Q4_K)) r = rule(G::Q5_K, "attn_v of a 70B model (8 heads share it) in Q5_K");
+    return r;
+  }
+  if (contains(name, "ffn_down")) {
+    if (f == 10) return rule(G::Q3_K, "ffn_down in Q3_K");
+    if (f == 21 && i < n / 8) return rule(G::Q4_K, "ffn_down of the first n_layer/8 layers in Q4_K");
+    if (f == 12) return i < n / 16 ? rule(G::Q5_K, "ffn_down of the first n_layer/16 layers in Q5_K") : rule(G::Q4_K, "ffn_down in Q4_K");
+    if (f == 13) return rule(G::Q5_K, "ffn_down in Q5_K");
+    if ((f == 15 || f == 17) && use_more_bits(i, n))
+      return rule(G::Q6_K, "ffn_down of the first and last eighth of the layers and every third between in Q6_K");
+    if (f == 14 && i < n / 8) return rule(G::Q5_K, "ffn_down of the first n_layer/8 layers in Q5_K");
+    return std::nullopt;
+  }
+  if (contains(name, "attn_output.weight")) {
+    if (f == 10) return rule(G::Q3_K, "attn_output in Q3_K");
+    if (f == 12) return rule(G::Q4_K, "attn_output in Q4_K");
+    if (f == 13) return rule(G::Q5_K, "attn_output in Q5_K");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<OutputMixture> find_mixture(std::string_view name) {
+  const std::string u = upper(name);
+  for (const auto& m : kMixtures)
+    if (m.name == u || std::to_string(m.ftype) == u) {
+      OutputMixture r;
+      r.ftype = m.ftype;
+      r.base = m.base;
+      for (const auto& canonical : kMixtures)  // aliases resolve to the _M name
+        if (canonical.ftype == m.ftype) {
+          r.name = canonical.name;
+          break;
+        }
+      return r;
+    }
+  return std::nullopt;
+}
+
+std::string supported_mixtures() {
+  std::string s;
+  for (size_t i = 0; i < 10; ++i) s += (s.empty() ? "" : ", ") + std::string(kMixtures[i].name);
+  return s;
+}
+
+TensorTypeOverride parse_tensor_type_override(std::string_view spec) {
+  const size_t eq = spec.rfind('=');
+  if (eq == std::string_view::npos || eq == 0 || eq + 1 == spec.size())
+    throw Error("--tensor-type '" + std::string(spec) + "': expected PATTERN=TYPE, e.g. attn_v=Q8_0");
+  TensorTypeOverride o;
+  o.pattern = std::string(spec.substr(0, eq));
+  try {
+    std::regex check(o.pattern);
+  } catch (const std::regex_error& e) {
+    throw Error("--tensor-type '" + std::string(spec) + "': '" + o.pattern + "' is not a regular expression (" + e.what() + ")");
+  }
+  o.type = parse_type(spec.substr(eq + 1), "--tensor-type");
+  return o;
+}
 
 std::string supported_output_types() {
   std::string s;
@@ -117,6 +232,11 @@ uint32_t llama_file_type(GgmlType t) {
     case GgmlType::Q8_0: return 7;  // LLAMA_FTYPE_MOSTLY_Q8_0
     case GgmlType::Q5_0: return 8;  // LLAMA_FTYPE_MOSTLY_Q5_0
     case GgmlType::Q5_1: return 9;  // LLAMA_FTYPE_MOSTLY_Q5_1
+    case GgmlType::Q2_K: return 10; // LLAMA_FTYPE_MOSTLY_Q2_K
+    case GgmlType::Q3_K: return 12; // LLAMA_FTYPE_MOSTLY_Q3_K_M (llama-quantize's Q3_K)
+    case GgmlType::Q4_K: return 15; // LLAMA_FTYPE_MOSTLY_Q4_K_M (Q4_K)
+    case GgmlType::Q5_K: return 17; // LLAMA_FTYPE_MOSTLY_Q5_K_M (Q5_K)
+    case GgmlType::Q6_K: return 18; // LLAMA_FTYPE_MOSTLY_Q6_K
     case GgmlType::BF16: return 32; // LLAMA_FTYPE_MOSTLY_BF16
     default: break;
   }
@@ -150,6 +270,10 @@ size_t OutputPlan::count(TensorAction a) const {
   return size_t(std::count_if(tensors.begin(), tensors.end(), [a](const TensorPlan& t) { return t.action == a; }));
 }
 
+size_t OutputPlan::count_fallbacks() const {
+  return size_t(std::count_if(tensors.begin(), tensors.end(), [](const TensorPlan& t) { return t.fallback; }));
+}
+
 size_t OutputPlan::count_calibrated() const {
   return size_t(std::count_if(tensors.begin(), tensors.end(), [](const TensorPlan& t) { return t.calibrated; }));
 }
@@ -168,8 +292,8 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
                 supported_output_types());
   OutputPlan plan;
   plan.type = options.type;
-  plan.file_type = llama_file_type(options.type);
-  const std::string req = model::ggml_type_name(options.type);
+  plan.file_type = options.mixture ? options.mixture->ftype : llama_file_type(options.type);
+  const std::string req = options.mixture ? options.mixture->name : model::ggml_type_name(options.type);
   const bool quantized_request = is_quantized_type(options.type);
   // llama.cpp: without output.weight the embedding is tied and is treated as the output head.
   const bool has_output = std::any_of(inputs.begin(), inputs.end(), [](const PlanInput& in) { return is_output(in.name); });
@@ -180,6 +304,10 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
     return contains(in.name, "ffn_down") && kept_reason(in).empty();
   }));
   size_t i_ffn_down = 0;  // for names without a block number
+  const size_t n_attention_wv = size_t(std::count_if(inputs.begin(), inputs.end(), [](const PlanInput& in) {
+    return is_attn_v_like(in.name) && kept_reason(in).empty();
+  }));
+  size_t i_attention_wv = 0;
 
   for (const auto& in : inputs) {
     TensorPlan p;
@@ -193,32 +321,52 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
       continue;
     }
 
-    // llama_tensor_get_type: overrides first, then the output-head rule, else the requested type.
+    // llama_tensor_get_type: overrides first, then --tensor-type patterns, then the mixture's rules
+    // (the output-head rule among them), else the requested type.
     const bool head = is_output(in.name) || (!has_output && is_token_embd(in.name));
     const std::string tied = head && !is_output(in.name) ? "no output.weight, so the token embedding is the output head: " : "";
     GgmlType t = options.type;
     std::string why = "the requested type " + req;
+    const size_t layer_attn_v = is_attn_v_like(in.name) ? block_index(in.name).value_or(i_attention_wv++) : 0;
+    const size_t layer_ffn_down = contains(in.name, "ffn_down") ? block_index(in.name).value_or(i_ffn_down++) : 0;
+    const auto manual = std::find_if(options.tensor_types.begin(), options.tensor_types.end(),
+                                     [&](const TensorTypeOverride& o) { return std::regex_search(in.name, std::regex(o.pattern)); });
     if (is_token_embd(in.name) && options.token_embedding_type) {
       t = *options.token_embedding_type;
       why = std::string("--token-embedding-type ") + model::ggml_type_name(t);
     } else if (head && options.output_tensor_type) {
       t = *options.output_tensor_type;
       why = tied + "--output-tensor-type " + model::ggml_type_name(t);
-    } else if (head && quantized_request) {
+    } else if (!quantized_request) {
+      // llama-quantize applies no rule to a float file type.
+    } else if (manual != options.tensor_types.end()) {
+      t = manual->type;
+      why = "--tensor-type " + manual->pattern + "=" + model::ggml_type_name(t);
+    } else if (head) {
       // llama-quantize: Q8_0 when -t is Q8_0 or the rows do not fit the requested blocks, else Q6_K.
-      t = GgmlType::Q8_0;
-      if (options.type == GgmlType::Q8_0)
-        why = tied + "output head in Q8_0, as llama-quantize does for -t Q8_0";
-      else if (p.cols() % model::ggml_block_size(options.type) != 0)
+      if (p.cols() % model::ggml_block_size(options.type) != 0) {
+        t = GgmlType::Q8_0;
         why = tied + "output head in Q8_0, as llama-quantize does when its rows do not fit " + req + " blocks";
-      else
-        why = tied + "output head in higher precision: llama-quantize uses Q6_K, which vkquant cannot write yet, so Q8_0";
+      } else if (options.type == GgmlType::Q8_0) {
+        why = tied + "output head in Q8_0, as llama-quantize does for -t Q8_0";
+      } else if (p.cols() % model::ggml_block_size(GgmlType::Q6_K) != 0) {
+        t = GgmlType::Q8_0;
+        why = tied + "output head in Q8_0: llama-quantize's Q6_K head falls back to Q8_0 when its rows are not a "
+                     "multiple of 256";
+      } else {
+        t = GgmlType::Q6_K;
+        why = tied + "output head in Q6_K, as llama-quantize does";
+      }
+    } else if (const auto r = options.mixture ? mixture_rule(*options.mixture, in.name,
+                                                             is_attn_v_like(in.name) ? layer_attn_v : layer_ffn_down,
+                                                             is_attn_v_like(in.name) ? n_attention_wv : n_ffn_down, options)
+                                              : std::nullopt) {
+      t = r->first;
+      why = r->second;
     } else if (contains(in.name, "ffn_down")) {
       // llama-quantize with an imatrix guards the first n_layer/8 ffn_down of Q4_0/Q5_0 against "craziness"
       // by giving them the type with a minimum; vkquant always has calibration statistics, so it does too.
-      const size_t layer = block_index(in.name).value_or(i_ffn_down);
-      ++i_ffn_down;
-      const bool early = layer < n_ffn_down / 8;
+      const bool early = layer_ffn_down < n_ffn_down / 8;
       if (options.imatrix && early && (t == GgmlType::Q4_0 || t == GgmlType::Q5_0)) {
         t = t == GgmlType::Q4_0 ? GgmlType::Q4_1 : GgmlType::Q5_1;
         why = std::string("first n_layer/8 ffn_down in ") + model::ggml_type_name(t) +
@@ -226,13 +374,19 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
       }
     }
 
-    // tensor_type_fallback: a 32-block type whose rows do not fit becomes F16 (llama.cpp's last resort,
-    // reached directly since vkquant writes no k-quant whose legacy substitute could be tried first).
+    // tensor_type_fallback: a super-block type whose rows do not fit takes llama-quantize's 32-block
+    // substitute; a 32-block type that does not fit (or a substitute that does not) becomes F16.
     if (is_quantized_type(t) && p.cols() % model::ggml_block_size(t) != 0) {
+      const GgmlType chosen = t;
+      t = fallback_type(chosen);
+      if (p.cols() % model::ggml_block_size(t) != 0) t = GgmlType::F16;
       why = in.name + ": " + std::to_string(p.cols()) + " columns is not a multiple of " +
-            std::to_string(model::ggml_block_size(t)) + ", using F16 instead of " + model::ggml_type_name(t);
-      t = GgmlType::F16;
+            std::to_string(model::ggml_block_size(chosen)) + ", using " + model::ggml_type_name(t) + " instead of " +
+            model::ggml_type_name(chosen);
       p.fallback = true;
+      p.chosen_type = chosen;
+    } else {
+      p.chosen_type = t;
     }
     p.output_type = t;
     const std::string tname = model::ggml_type_name(t);
@@ -276,8 +430,16 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
                          (options.imatrix ? "block linears and the output head" : "block linears"));
   }
   const size_t fallbacks = size_t(std::count_if(plan.tensors.begin(), plan.tensors.end(), [](const TensorPlan& t) { return t.fallback; }));
-  if (fallbacks > 0)
-    plan.notes.push_back(std::to_string(fallbacks) + " tensor(s) written as F16 because their rows do not fit the type's blocks");
+  if (fallbacks > 0) {
+    std::map<std::string, size_t> pairs;  // "Q4_K -> Q5_0" -> count
+    for (const auto& t : plan.tensors)
+      if (t.fallback)
+        ++pairs[std::string(model::ggml_type_name(t.chosen_type)) + " -> " + model::ggml_type_name(t.output_type)];
+    std::string list;
+    for (const auto& [pair, count] : pairs) list += (list.empty() ? "" : ", ") + std::to_string(count) + " x " + pair;
+    plan.notes.push_back(std::to_string(fallbacks) + " tensor(s) fell back to another type because their rows do not fit " +
+                         "the chosen type's blocks, as llama-quantize does: " + list);
+  }
   return plan;
 }
 

@@ -128,6 +128,28 @@ void QuantizedGgufWriter::write_quantized(std::string_view name, std::span<const
   push(t, bytes.data(), bytes.size());
 }
 
+void QuantizedGgufWriter::write_superblocks(std::string_view name, std::span<const int32_t> codes,
+                                            std::span<const float> d, std::span<const float> dmin,
+                                            std::span<const int32_t> scales, std::span<const int32_t> mins) {
+  const TensorPlan& t = expect(name, "write_superblocks");
+  const std::string op = path_ + ": write_superblocks('" + t.name + "')";
+  if (t.action != TensorAction::quantize || !model::is_superblock_type(t.output_type))
+    throw Error(op + ": the plan says " + tensor_action_name(t.action) + " to " + model::ggml_type_name(t.output_type) +
+                ", not a super-block type");
+  const uint64_t rows = t.rows(), cols = t.cols(), per_row = cols / 256, blocks = rows * per_row;
+  if (codes.size() != rows * cols)
+    throw Error(op + ": " + std::to_string(codes.size()) + " codes for " + std::to_string(rows) + " x " +
+                std::to_string(cols));
+  if (d.size() != blocks || dmin.size() != blocks || scales.size() != blocks * 16 || mins.size() != blocks * 16)
+    throw Error(op + ": parameters for " + std::to_string(d.size()) + " super-blocks, expected " + std::to_string(blocks));
+  const uint64_t row_bytes = model::ggml_row_size(t.output_type, cols), block_bytes = model::ggml_block_bytes(t.output_type);
+  std::vector<uint8_t> bytes(rows * row_bytes);
+  for (uint64_t b = 0; b < blocks; ++b)
+    model::pack_superblock(t.output_type, d[b], dmin[b], scales.data() + b * 16, mins.data() + b * 16,
+                           codes.data() + b * 256, bytes.data() + b * block_bytes);
+  push(t, bytes.data(), bytes.size());
+}
+
 void QuantizedGgufWriter::write_float(std::string_view name, std::span<const float> values) {
   const TensorPlan& t = expect(name, "write_float");
   const std::string op = path_ + ": write_float('" + t.name + "')";

@@ -68,6 +68,11 @@ class QuantizedGgufWriter {
   // The tensor expected next (nullptr when all are written).
   const TensorPlan* next() const;
 
+  // A planned super-block `quantize` tensor (Q2_K … Q6_K): per (row, 256-column super-block) the
+  // fp16-exact d and dmin and 16 quantized sub-block scales and mins (Q4_K/Q5_K use the first 8),
+  // codes numbered as model::pack_superblock's.
+  void write_superblocks(std::string_view name, std::span<const int32_t> codes, std::span<const float> d,
+                         std::span<const float> dmin, std::span<const int32_t> scales, std::span<const int32_t> mins);
   // A planned `quantize` tensor: codes row-major (rows × cols, in the type's code range: Q8_0
   // [−127, 127], Q4_0/Q4_1 [0, 15], Q5_0/Q5_1 [0, 31]); d (and m for Q4_1/Q5_1) one per 32-column
   // block, rows × cols/32, already fp16-rounded when the codes were computed against them.

@@ -6,6 +6,7 @@
 
 #include "kernels/clip_search.hpp"
 #include "kernels/gather_matrix.hpp"
+#include "kernels/regularize_gram.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/row_quadratic_form.hpp"
 #include "kernels/rtn.hpp"
@@ -13,6 +14,7 @@
 #include "quant/gbs.hpp"
 #include "quant/hessian_factor.hpp"
 #include "quant/target.hpp"
+#include "reference/superblock.hpp"
 #include "vk/stream.hpp"
 
 namespace vkq::quant {
@@ -45,6 +47,7 @@ void validate_layer_options(const ref::LayerQuantOptions& o, uint32_t n) {
   }
   if (is_gguf_format(o.grid.format) && o.act_order && !o.static_groups && o.method != ref::Method::rtn)
     throw Error("quantize_layer: GGUF formats have no g_idx, so act_order needs static_groups");
+  ref::validate_superblock_options(o, n);
 }
 
 struct LayerQuantizer::Impl {
@@ -56,11 +59,12 @@ struct LayerQuantizer::Impl {
   kernels::Gemm gemm;
   kernels::RowQuadraticForm rqf;
   kernels::Rtn rtn;
+  kernels::RegularizeGram diag;
   std::unique_ptr<kernels::ClipSearch> clip;
   std::unique_ptr<GbsSolver> gbs;
 
   Impl(vk::Context& c, const ref::LayerQuantOptions& o)
-      : ctx(c), factorizer(c), target(c), gather(c), scale(c), gemm(c), rqf(c), rtn(c, o.grid) {
+      : ctx(c), factorizer(c), target(c), gather(c), scale(c), gemm(c), rqf(c), rtn(c, o.grid), diag(c) {
     if (o.clip.enabled) clip = std::make_unique<kernels::ClipSearch>(c, o.grid, o.clip);
     if (o.method != ref::Method::rtn) {
       GbsOptions g;
@@ -192,6 +196,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
   }
 
   std::vector<LayerQuantOutput> outputs;
+  std::vector<double> importance;  // diag H̃ in original order, for the super-block search
   for (const LayerWeights& lw : layers) {
     if (cancel_check_) cancel_check_();
     if (!lw.w || lw.rows == 0 || lw.w->size() != uint64_t(lw.rows) * n)
@@ -243,9 +248,26 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     out.dead_columns = prep.dead;
     const uint64_t param_bytes = uint64_t(m) * out.groups_per_row * 16;
 
-    // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS).
+    // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
+    // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
     vk::Buffer clip_params;
-    if (im.clip && (is_rtn || opt_.static_groups)) {
+    if (opt_.superblock != ref::SuperBlock::none) {
+      if (importance.empty()) {
+        vk::Stream s(ctx);
+        const std::vector<float> dp = im.diag.diagonal(s, prep.h_reg, n);  // processing order
+        importance.assign(n, 0.0);
+        for (uint32_t p = 0; p < n; ++p) importance[order[p]] = dp[p];
+      }
+      const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
+      const std::vector<double> td(tf.begin(), tf.end());
+      ref::SuperBlockSearch sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
+      std::vector<float> flat;
+      flat.reserve(sb.params.size() * 4);
+      for (const auto& p : sb.params)
+        flat.insert(flat.end(), {float(p.scale), float(p.zero), float(p.min), 0.0f});
+      clip_params = vk::upload_new(ctx, flat, lw.name + " super-block params");
+      out.superblocks = std::move(sb.blocks);
+    } else if (im.clip && (is_rtn || opt_.static_groups)) {
       clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");
       vk::Buffer scratch(ctx, bytes, vk::MemoryUse::Device, lw.name + " clip scratch");
       vk::Stream s(ctx);
@@ -256,6 +278,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     }
 
     vk::Buffer q_buf;
+    const bool clip_given = bool(clip_params);
     if (is_rtn) {
       vk::Buffer params = clip_params ? std::move(clip_params)
                                       : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
@@ -264,7 +287,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
       vk::Stream s(ctx);
       kernels::RtnShape rs;
       rs.m = m, rs.n = n;
-      if (im.clip)
+      if (clip_given)
         im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
       else
         im.rtn.run(s, t, params, codes, q_buf, rs);

@@ -36,6 +36,7 @@ struct LayerQuantOutput {
   uint32_t rows = 0, cols = 0, groups_per_row = 0;
   std::vector<int32_t> codes;             // rows x cols, original column order
   std::vector<ref::GroupParams> params;   // rows x groups_per_row (scales fp16-exact for GGUF)
+  std::vector<ref::SuperBlockParams> superblocks;  // rows x cols/256 when options.superblock ≠ none
   std::vector<uint32_t> g_idx;            // group of each original column
   std::vector<float> dequantized;         // Q, rows x cols
   double loss = 0;                        // tr((T − Q) H (T − Q)ᵀ)/rows, unregularised H

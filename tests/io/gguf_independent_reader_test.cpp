@@ -17,6 +17,7 @@
 #include "model/ggml_types.hpp"
 #include "model/gguf.hpp"
 #include "reference/grid.hpp"
+#include "reference/superblock.hpp"
 #include "support/skip_unless_ci.hpp"
 #include "support/test_seed.hpp"
 
@@ -103,6 +104,28 @@ TEST(GgufIndependentReader, PythonGgufDequantizesOurTensorsBitForBit) {
       std::ofstream(dir / (name + ".f32"), std::ios::binary).write(reinterpret_cast<const char*>(ours.data()),
                                                                    std::streamsize(ours.size() * 4));
       writer.add_tensor(name, {kcols, krows}, k.type, std::move(bytes));
+    }
+    // Super-block types as vkquant writes them: the super-block search, its codes, pack_superblock.
+    for (ref::SuperBlock sb : {ref::SuperBlock::Q2_K, ref::SuperBlock::Q3_K, ref::SuperBlock::Q4_K, ref::SuperBlock::Q5_K,
+                               ref::SuperBlock::Q6_K}) {
+      const model::GgmlType type = *model::find_ggml_type(ref::superblock_name(sb));
+      auto w = test::random_floats(rng, krows * kcols, -1.f, 1.f);
+      const std::vector<double> wd(w.begin(), w.end());
+      const auto found = ref::superblock_search(wd.data(), krows, kcols, sb, nullptr);
+      const auto enc = ref::encode_with_params(wd.data(), krows, kcols, ref::superblock_grid(sb), found.params);
+      const size_t block_bytes = model::ggml_block_bytes(type);
+      std::vector<uint8_t> bytes(model::ggml_row_size(type, kcols) * krows);
+      for (size_t b = 0; b < found.blocks.size(); ++b)
+        model::pack_superblock(type, float(found.blocks[b].d), float(found.blocks[b].dmin), found.blocks[b].scale,
+                               found.blocks[b].min, &enc.codes[b * 256], &bytes[b * block_bytes]);
+      std::vector<float> ours(krows * kcols);
+      model::dequantize_row(type, bytes.data(), ours.data(), krows * kcols);
+      const auto want = ref::decode_matrix(enc, ref::superblock_grid(sb));  // float64: within fp32 rounding
+      for (size_t k = 0; k < ours.size(); ++k) ASSERT_NEAR(ours[k], want[k], 1e-6 * (1 + std::abs(want[k]))) << k;
+      const std::string name = std::string("w_") + ref::superblock_name(sb) + "_encoded";
+      std::ofstream(dir / (name + ".f32"), std::ios::binary).write(reinterpret_cast<const char*>(ours.data()),
+                                                                   std::streamsize(ours.size() * 4));
+      writer.add_tensor(name, {kcols, krows}, type, std::move(bytes));
     }
     auto f16 = test::random_floats(rng, rows * cols);
     std::vector<uint8_t> f16_bytes(model::ggml_row_size(model::GgmlType::F16, cols) * rows);

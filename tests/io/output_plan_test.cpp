@@ -261,15 +261,27 @@ TEST(OutputTypeNames, ParsesLlamaQuantizeNames) {
   EXPECT_EQ(parse_output_type("32"), GgmlType::BF16);   // LLAMA_FTYPE_MOSTLY_BF16
   EXPECT_EQ(parse_tensor_type("q8_0", "--output-tensor-type"), GgmlType::Q8_0);
 
-  const std::string supported = "supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, F16, BF16, F32";
-  for (const char* k : {"Q4_K_M", "q6_k", "IQ2_XXS", "Q3_K_L", "TQ1_0", "MXFP4_MOE", "15"}) {
+  EXPECT_EQ(parse_output_type("Q4_K_M"), GgmlType::Q4_K);  // a mixture's base type
+  EXPECT_EQ(parse_output_type("q3_k_s"), GgmlType::Q3_K);
+  EXPECT_EQ(parse_output_type("15"), GgmlType::Q4_K);       // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  EXPECT_EQ(parse_tensor_type("q6_k", "--output-tensor-type"), GgmlType::Q6_K);
+  EXPECT_EQ(find_mixture("Q4_K")->name, "Q4_K_M");           // llama-quantize's alias
+  EXPECT_EQ(find_mixture("q5_k_s")->ftype, 16u);
+  EXPECT_EQ(find_mixture("21")->name, "Q2_K_S");
+  EXPECT_FALSE(find_mixture("Q4_0").has_value());
+  EXPECT_EQ(supported_mixtures(), "Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K");
+
+  const std::string supported = "supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F16, BF16, F32";
+  for (const char* k : {"IQ4_XS", "IQ2_XXS", "IQ4_NL", "TQ1_0", "MXFP4_MOE", "25"}) {
     const std::string msg = error_of([k] { parse_output_type(k); });
     EXPECT_NE(msg.find("not supported yet, " + supported), std::string::npos) << k << ": " << msg;
   }
   std::string msg = error_of([] { parse_output_type("Q4_9"); });
   EXPECT_NE(msg.find("'Q4_9' is unknown, " + supported), std::string::npos) << msg;
-  msg = error_of([] { parse_tensor_type("Q6_K", "--output-tensor-type"); });
-  EXPECT_NE(msg.find("--output-tensor-type type Q6_K is not supported yet"), std::string::npos) << msg;
+  msg = error_of([] { parse_tensor_type("IQ4_XS", "--output-tensor-type"); });
+  EXPECT_NE(msg.find("--output-tensor-type type IQ4_XS is not supported yet"), std::string::npos) << msg;
+  msg = error_of([] { parse_tensor_type("Q4_K_M", "--output-tensor-type"); });  // a mixture is no tensor type
+  EXPECT_NE(msg.find("'Q4_K_M' is unknown"), std::string::npos) << msg;
   msg = error_of([] { parse_output_type("99999999999"); });
   EXPECT_NE(msg.find("not supported yet"), std::string::npos) << msg;
 }
@@ -283,9 +295,115 @@ TEST(OutputTypeNames, LlamaFileTypes) {
   EXPECT_EQ(llama_file_type(GgmlType::Q5_0), 8u);
   EXPECT_EQ(llama_file_type(GgmlType::Q5_1), 9u);
   EXPECT_EQ(llama_file_type(GgmlType::BF16), 32u);
-  EXPECT_NE(error_of([] { llama_file_type(GgmlType::Q6_K); }).find("no llama file type for Q6_K"), std::string::npos);
-  EXPECT_NE(error_of([] { plan_output({}, PlanOptions{GgmlType::Q4_K, {}, {}}); }).find("not supported yet"),
+  EXPECT_EQ(llama_file_type(GgmlType::Q6_K), 18u);
+  EXPECT_EQ(llama_file_type(GgmlType::Q4_K), 15u);  // llama-quantize's Q4_K is Q4_K_M
+  EXPECT_NE(error_of([] { llama_file_type(GgmlType::IQ4_XS); }).find("no llama file type for IQ4_XS"), std::string::npos);
+  EXPECT_NE(error_of([] { plan_output({}, PlanOptions{GgmlType::IQ4_XS, {}, {}}); }).find("not supported yet"),
             std::string::npos);
+}
+
+// A llama-style model of 8 blocks whose rows fit 256-column super-blocks (dim `dim`, 4 query and `kv` key/value heads).
+std::vector<PlanInput> k_model(uint64_t dim, uint64_t kv_rows, bool with_output) {
+  std::vector<PlanInput> v = {{"token_embd.weight", {dim, 1000}, GgmlType::F32}};
+  for (int b = 0; b < 8; ++b) {
+    const std::string p = "blk." + std::to_string(b) + ".";
+    v.push_back({p + "attn_norm.weight", {dim}, GgmlType::F32});
+    v.push_back({p + "attn_q.weight", {dim, dim}, GgmlType::F32});
+    v.push_back({p + "attn_k.weight", {dim, kv_rows}, GgmlType::F32});
+    v.push_back({p + "attn_v.weight", {dim, kv_rows}, GgmlType::F32});
+    v.push_back({p + "attn_output.weight", {dim, dim}, GgmlType::F32});
+    v.push_back({p + "ffn_gate.weight", {dim, 2 * dim}, GgmlType::F32});
+    v.push_back({p + "ffn_down.weight", {2 * dim, dim}, GgmlType::F32});
+    v.push_back({p + "ffn_up.weight", {dim, 2 * dim}, GgmlType::F32});
+  }
+  if (with_output) v.push_back({"output.weight", {dim, 1000}, GgmlType::F32});
+  return v;
+}
+
+PlanOptions mixture_options(const char* name) {
+  PlanOptions o;
+  o.mixture = find_mixture(name);
+  o.type = o.mixture->base;
+  o.imatrix = true;
+  return o;
+}
+
+TEST(OutputPlanMixtures, Q4_K_MRaisesAttnVAndFfnDownByLayer) {
+  const OutputPlan plan = plan_output(k_model(256, 256, true), mixture_options("Q4_K_M"));
+  EXPECT_EQ(plan.file_type, 15u);
+  // use_more_bits for 8 layers: the first and last eighth (0, 7) and every third between (3, 6).
+  for (int b = 0; b < 8; ++b) {
+    const bool more = b == 0 || b == 3 || b == 6 || b == 7;
+    const std::string p = "blk." + std::to_string(b) + ".";
+    EXPECT_EQ(get(plan, p + "attn_v.weight").output_type, more ? GgmlType::Q6_K : GgmlType::Q4_K) << b;
+    EXPECT_EQ(get(plan, p + "ffn_down.weight").output_type, more ? GgmlType::Q6_K : GgmlType::Q4_K) << b;
+    EXPECT_EQ(get(plan, p + "attn_q.weight").output_type, GgmlType::Q4_K) << b;
+    EXPECT_EQ(get(plan, p + "ffn_up.weight").output_type, GgmlType::Q4_K) << b;
+    EXPECT_TRUE(get(plan, p + "attn_q.weight").calibrated);
+  }
+  EXPECT_EQ(get(plan, "output.weight").output_type, GgmlType::Q6_K);
+  EXPECT_TRUE(get(plan, "output.weight").calibrated);
+  EXPECT_EQ(get(plan, "token_embd.weight").output_type, GgmlType::Q4_K);
+  EXPECT_EQ(plan.count_fallbacks(), 0u);
+}
+
+TEST(OutputPlanMixtures, RowsThatDoNotFitSuperBlocksFallBackAsLlamaQuantize) {
+  // dim 576 (SmolLM2-135M): neither 576 nor the 1152-wide ffn_down is a multiple of 256.
+  const OutputPlan plan = plan_output(k_model(576, 192, false), mixture_options("Q4_K_M"));
+  EXPECT_EQ(get(plan, "blk.1.attn_q.weight").output_type, GgmlType::Q5_0);  // Q4_K -> Q5_0
+  EXPECT_TRUE(get(plan, "blk.1.attn_q.weight").fallback);
+  EXPECT_EQ(get(plan, "blk.0.attn_v.weight").output_type, GgmlType::Q8_0);  // Q6_K -> Q8_0
+  EXPECT_EQ(get(plan, "token_embd.weight").output_type, GgmlType::Q8_0);    // tied head: Q6_K -> Q8_0
+  EXPECT_NE(plan.notes.back().find("x Q4_K -> Q5_0"), std::string::npos) << plan.notes.back();
+  const OutputPlan q2 = plan_output(k_model(576, 192, false), mixture_options("Q2_K"));
+  EXPECT_EQ(get(q2, "blk.1.attn_q.weight").output_type, GgmlType::Q4_0);  // Q2_K -> Q4_0
+  const OutputPlan q5 = plan_output(k_model(576, 192, false), mixture_options("Q5_K_S"));
+  EXPECT_EQ(get(q5, "blk.1.attn_q.weight").output_type, GgmlType::Q5_1);  // Q5_K -> Q5_1
+}
+
+TEST(OutputPlanMixtures, OtherMixturesFollowTheirRules) {
+  auto types = [](const char* mix, uint32_t gqa) {
+    PlanOptions o = mixture_options(mix);
+    o.n_gqa = gqa;
+    return plan_output(k_model(256, 256, true), o);
+  };
+  OutputPlan p = types("Q3_K_M", 1);
+  EXPECT_EQ(get(p, "blk.1.attn_v.weight").output_type, GgmlType::Q5_K);  // first 2 layers
+  EXPECT_EQ(get(p, "blk.2.attn_v.weight").output_type, GgmlType::Q4_K);
+  EXPECT_EQ(get(p, "blk.0.ffn_down.weight").output_type, GgmlType::Q4_K);  // n/16 = 0 for 8 layers
+  EXPECT_EQ(get(p, "blk.5.attn_output.weight").output_type, GgmlType::Q4_K);
+  EXPECT_EQ(get(p, "blk.5.attn_q.weight").output_type, GgmlType::Q3_K);
+  p = types("Q2_K", 1);
+  EXPECT_EQ(get(p, "blk.4.attn_v.weight").output_type, GgmlType::Q3_K);
+  EXPECT_EQ(get(p, "blk.4.ffn_down.weight").output_type, GgmlType::Q3_K);
+  EXPECT_EQ(get(p, "blk.4.attn_output.weight").output_type, GgmlType::Q3_K);
+  EXPECT_EQ(get(p, "blk.4.ffn_gate.weight").output_type, GgmlType::Q2_K);
+  EXPECT_EQ(get(types("Q2_K", 4), "blk.4.attn_v.weight").output_type, GgmlType::Q4_K);  // GQA ≥ 4
+  p = types("Q4_K_S", 1);
+  EXPECT_EQ(get(p, "blk.3.attn_v.weight").output_type, GgmlType::Q5_K);
+  EXPECT_EQ(get(p, "blk.4.attn_v.weight").output_type, GgmlType::Q4_K);
+  EXPECT_EQ(get(p, "blk.0.ffn_down.weight").output_type, GgmlType::Q5_K);
+  EXPECT_EQ(get(p, "blk.1.ffn_down.weight").output_type, GgmlType::Q4_K);
+  p = types("Q6_K", 1);
+  EXPECT_EQ(get(p, "blk.0.attn_v.weight").output_type, GgmlType::Q6_K);
+  EXPECT_EQ(p.file_type, 18u);
+  PlanOptions big = mixture_options("Q4_K_S");
+  big.is_70b = true;
+  EXPECT_EQ(get(plan_output(k_model(256, 256, true), big), "blk.5.attn_v.weight").output_type, GgmlType::Q5_K);
+}
+
+TEST(OutputPlanMixtures, TensorTypeOverridesWinOverTheMixture) {
+  PlanOptions o = mixture_options("Q4_K_M");
+  o.tensor_types = {parse_tensor_type_override("attn_(q|k)=q8_0"), parse_tensor_type_override("blk\\.0\\..*=Q5_K")};
+  const OutputPlan plan = plan_output(k_model(256, 256, true), o);
+  EXPECT_EQ(get(plan, "blk.3.attn_q.weight").output_type, GgmlType::Q8_0);
+  EXPECT_EQ(get(plan, "blk.0.attn_k.weight").output_type, GgmlType::Q8_0);  // the first match wins
+  EXPECT_EQ(get(plan, "blk.0.attn_v.weight").output_type, GgmlType::Q5_K);  // over the mixture's Q6_K
+  EXPECT_EQ(get(plan, "blk.3.attn_v.weight").output_type, GgmlType::Q6_K);
+  EXPECT_NE(get(plan, "blk.3.attn_q.weight").reason.find("--tensor-type attn_(q|k)=Q8_0"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_tensor_type_override("attn_v"); }).find("expected PATTERN=TYPE"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_tensor_type_override("attn_(v=Q8_0"); }).find("not a regular expression"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_tensor_type_override("attn_v=Q9_9"); }).find("--tensor-type"), std::string::npos);
 }
 
 }  // namespace
