@@ -23,6 +23,11 @@ const uint GRID_Q4_0 = 2u;
 const uint GRID_Q4_1 = 3u;
 const uint GRID_Q5_0 = 4u;
 const uint GRID_Q5_1 = 5u;
+const uint GRID_IQ4 = 6u;  // ggml's non-linear 16-value grid; params always given, with vec4.w = 1
+
+// ggml's kvalues_iq4nl (reference/layer_spec.hpp kIq4Values).
+const float GRID_IQ4_VALUES[16] = float[16](-127.0, -104.0, -83.0, -65.0, -49.0, -35.0, -22.0, -10.0, 1.0, 13.0, 25.0,
+                                            38.0, 53.0, 69.0, 89.0, 113.0);
 
 // Running min-max statistics of one group, in column order.
 struct GridAcc {
@@ -76,7 +81,7 @@ float grid_round_half(float x) {
 ivec2 grid_code_range(uint fmt, uint bits) {
   if (fmt == GRID_INT) return ivec2(0, (1 << int(bits)) - 1);
   if (fmt == GRID_Q8_0) return ivec2(-127, 127);
-  if (fmt == GRID_Q4_0 || fmt == GRID_Q4_1) return ivec2(0, 15);
+  if (fmt == GRID_Q4_0 || fmt == GRID_Q4_1 || fmt == GRID_IQ4) return ivec2(0, 15);
   return ivec2(0, 31);
 }
 
@@ -135,13 +140,24 @@ vec4 grid_candidate(GridAcc a, uint fmt, uint bits, bool symmetric, uint c, uint
 // Code of w: x = (w − min)/scale (0 when scale = 0); Q8_0 rounds half away from zero, every other
 // format floor(x + 0.5) + zero; clamped to the code range (in float first: x may be huge).
 int grid_quantize(float w, vec4 p, uint fmt, uint bits) {
+  if (fmt == GRID_IQ4) {  // the nearest of the 16 values; a tie takes the larger (ggml, the reference)
+    const float x = p.x != 0.0 ? w / p.x : 0.0;
+    int best = 0;
+    for (int k = 1; k < 16; ++k)
+      if (abs(x - GRID_IQ4_VALUES[k]) <= abs(x - GRID_IQ4_VALUES[best])) best = k;
+    return best;
+  }
   const ivec2 r = grid_code_range(fmt, bits);
   const float x = p.x != 0.0 ? (w - p.z) / p.x : 0.0;
   const float q = fmt == GRID_Q8_0 ? sign(x) * floor(abs(x) + 0.5) : floor(x + 0.5) + p.y;
   return int(clamp(q, float(r.x), float(r.y)));
 }
 
-float grid_dequantize(int code, vec4 p) { return p.x * (float(code) - p.y) + p.z; }
+// p.w ≠ 0 marks IQ4 params (the non-linear grid's value table), so callers need not know the format.
+float grid_dequantize(int code, vec4 p) {
+  if (p.w != 0.0) return p.x * GRID_IQ4_VALUES[clamp(code, 0, 15)];
+  return p.x * (float(code) - p.y) + p.z;
+}
 
 // Least-squares refit of a group's params to the codes u = q − zero that `prm` gives (reference:
 // ref::refit_group_params), from the weighted sums uᵀHu, uᵀHt, uᵀH1, 1ᵀHt, 1ᵀH1: the scale of ŵ = s·u, and

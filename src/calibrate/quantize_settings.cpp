@@ -45,7 +45,9 @@ ref::GridSpec grid_for_gguf_type(model::GgmlType t) {
     case model::GgmlType::Q3_K:
     case model::GgmlType::Q4_K:
     case model::GgmlType::Q5_K:
-    case model::GgmlType::Q6_K: return ref::superblock_grid(superblock_for_gguf_type(t));
+    case model::GgmlType::Q6_K:
+    case model::GgmlType::IQ4_NL:
+    case model::GgmlType::IQ4_XS: return ref::superblock_grid(superblock_for_gguf_type(t));
     default:
       throw Error(std::string("no quantization grid for type ") + model::ggml_type_name(t));
   }
@@ -59,6 +61,8 @@ ref::SuperBlock superblock_for_gguf_type(model::GgmlType t) {
     case model::GgmlType::Q4_K: return ref::SuperBlock::Q4_K;
     case model::GgmlType::Q5_K: return ref::SuperBlock::Q5_K;
     case model::GgmlType::Q6_K: return ref::SuperBlock::Q6_K;
+    case model::GgmlType::IQ4_NL: return ref::SuperBlock::IQ4_NL;
+    case model::GgmlType::IQ4_XS: return ref::SuperBlock::IQ4_XS;
     default: return ref::SuperBlock::none;
   }
 }

@@ -17,9 +17,10 @@ namespace {
 using model::GgmlType;
 
 // The writable tensor types, in the order error messages list them.
-constexpr std::array<GgmlType, 13> kSupported = {
-    GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K,
-    GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16,  GgmlType::BF16, GgmlType::F32};
+constexpr std::array<GgmlType, 15> kSupported = {
+    GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,   GgmlType::Q5_1,   GgmlType::Q2_K, GgmlType::Q3_K,
+    GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::F16,  GgmlType::BF16,
+    GgmlType::F32};
 
 // llama-quantize's K mixtures (tools/quantize/quantize.cpp QUANT_OPTIONS, llama.h LLAMA_FTYPE_MOSTLY_*).
 struct MixtureName {
@@ -27,17 +28,19 @@ struct MixtureName {
   uint32_t ftype;
   GgmlType base;
 };
-constexpr std::array<MixtureName, 13> kMixtures = {{{"Q2_K", 10, GgmlType::Q2_K},   {"Q2_K_S", 21, GgmlType::Q2_K},
+constexpr std::array<MixtureName, 15> kMixtures = {{{"Q2_K", 10, GgmlType::Q2_K},   {"Q2_K_S", 21, GgmlType::Q2_K},
                                                     {"Q3_K_S", 11, GgmlType::Q3_K}, {"Q3_K_M", 12, GgmlType::Q3_K},
                                                     {"Q3_K_L", 13, GgmlType::Q3_K}, {"Q4_K_S", 14, GgmlType::Q4_K},
                                                     {"Q4_K_M", 15, GgmlType::Q4_K}, {"Q5_K_S", 16, GgmlType::Q5_K},
                                                     {"Q5_K_M", 17, GgmlType::Q5_K}, {"Q6_K", 18, GgmlType::Q6_K},
+                                                    {"IQ4_NL", 25, GgmlType::IQ4_NL}, {"IQ4_XS", 30, GgmlType::IQ4_XS},
                                                     {"Q3_K", 12, GgmlType::Q3_K},   {"Q4_K", 15, GgmlType::Q4_K},
                                                     {"Q5_K", 17, GgmlType::Q5_K}}};  // the last three: aliases of _M
+constexpr size_t kAliases = 3;
 
 // llama-quantize's mixture names vkquant cannot write yet (tools/quantize/quantize.cpp).
-constexpr std::array<std::string_view, 9> kUnsupportedMixtures = {"IQ2_M", "IQ3_XS", "IQ3_M", "MXFP4_MOE", "COPY",
-                                                                  "IQ1_M", "IQ2_S",  "IQ4_NL", "IQ4_XS"};
+constexpr std::array<std::string_view, 7> kUnsupportedMixtures = {"IQ2_M", "IQ3_XS", "IQ3_M", "MXFP4_MOE", "COPY",
+                                                                  "IQ1_M", "IQ2_S"};
 
 std::string upper(std::string_view s) {
   std::string u(s);
@@ -127,6 +130,7 @@ GgmlType fallback_type(GgmlType t) {
     case GgmlType::Q4_K: return GgmlType::Q5_0;
     case GgmlType::Q5_K: return GgmlType::Q5_1;
     case GgmlType::Q6_K: return GgmlType::Q8_0;
+    case GgmlType::IQ4_XS: return GgmlType::IQ4_NL;
     default: return t;  // already a 32-block type: F16 below
   }
 }
@@ -151,6 +155,7 @@ std::optional<std::pair<GgmlType, std::string>> mixture_rule(const OutputMixture
     else if ((f == 15 || f == 17) && use_more_bits(i, n))
       r = rule(G::Q6_K, "attn_v of the first and last eighth of the layers and every third between in Q6_K");
     else if (f == 14 && i < 4) r = rule(G::Q5_K, "attn_v of the first 4 layers in Q5_K");
+    else if ((f == 25 || f == 30) && o.n_gqa >= 4) r = rule(G::Q5_K, "attn_v in Q5_K when n_head/n_head_kv ≥ 4");
     const G now = r ? r->first : mix.base;
     if (o.is_70b && (now == G::Q3_K || now == G::Q4_K)) r = rule(G::Q5_K, "attn_v of a 70B model (8 heads share it) in Q5_K");
     return r;
@@ -163,6 +168,8 @@ std::optional<std::pair<GgmlType, std::string>> mixture_rule(const OutputMixture
     if ((f == 15 || f == 17) && use_more_bits(i, n))
       return rule(G::Q6_K, "ffn_down of the first and last eighth of the layers and every third between in Q6_K");
     if (f == 14 && i < n / 8) return rule(G::Q5_K, "ffn_down of the first n_layer/8 layers in Q5_K");
+    if ((f == 25 || f == 30) && i < n / 8 && !o.imatrix)
+      return rule(G::Q5_K, "ffn_down of the first n_layer/8 layers in Q5_K (without an imatrix)");
     return std::nullopt;
   }
   if (contains(name, "attn_output.weight")) {
@@ -194,7 +201,7 @@ std::optional<OutputMixture> find_mixture(std::string_view name) {
 
 std::string supported_mixtures() {
   std::string s;
-  for (size_t i = 0; i < 10; ++i) s += (s.empty() ? "" : ", ") + std::string(kMixtures[i].name);
+  for (size_t i = 0; i + kAliases < kMixtures.size(); ++i) s += (s.empty() ? "" : ", ") + std::string(kMixtures[i].name);
   return s;
 }
 
@@ -237,6 +244,8 @@ uint32_t llama_file_type(GgmlType t) {
     case GgmlType::Q4_K: return 15; // LLAMA_FTYPE_MOSTLY_Q4_K_M (Q4_K)
     case GgmlType::Q5_K: return 17; // LLAMA_FTYPE_MOSTLY_Q5_K_M (Q5_K)
     case GgmlType::Q6_K: return 18; // LLAMA_FTYPE_MOSTLY_Q6_K
+    case GgmlType::IQ4_NL: return 25;  // LLAMA_FTYPE_MOSTLY_IQ4_NL
+    case GgmlType::IQ4_XS: return 30;  // LLAMA_FTYPE_MOSTLY_IQ4_XS
     case GgmlType::BF16: return 32; // LLAMA_FTYPE_MOSTLY_BF16
     default: break;
   }

@@ -136,7 +136,8 @@ void QuantizedGgufWriter::write_superblocks(std::string_view name, std::span<con
   if (t.action != TensorAction::quantize || !model::is_superblock_type(t.output_type))
     throw Error(op + ": the plan says " + tensor_action_name(t.action) + " to " + model::ggml_type_name(t.output_type) +
                 ", not a super-block type");
-  const uint64_t rows = t.rows(), cols = t.cols(), per_row = cols / 256, blocks = rows * per_row;
+  const uint64_t block = model::ggml_block_size(t.output_type);  // 256, or IQ4_NL's 32
+  const uint64_t rows = t.rows(), cols = t.cols(), per_row = cols / block, blocks = rows * per_row;
   if (codes.size() != rows * cols)
     throw Error(op + ": " + std::to_string(codes.size()) + " codes for " + std::to_string(rows) + " x " +
                 std::to_string(cols));
@@ -146,7 +147,7 @@ void QuantizedGgufWriter::write_superblocks(std::string_view name, std::span<con
   std::vector<uint8_t> bytes(rows * row_bytes);
   for (uint64_t b = 0; b < blocks; ++b)
     model::pack_superblock(t.output_type, d[b], dmin[b], scales.data() + b * 16, mins.data() + b * 16,
-                           codes.data() + b * 256, bytes.data() + b * block_bytes);
+                           codes.data() + b * block, bytes.data() + b * block_bytes);
   push(t, bytes.data(), bytes.size());
 }
 

@@ -22,7 +22,8 @@ int32_t GridDesc::code_hi() const {
     case GridFormatId::INT: return (1 << bits) - 1;
     case GridFormatId::Q8_0: return 127;
     case GridFormatId::Q4_0:
-    case GridFormatId::Q4_1: return 15;
+    case GridFormatId::Q4_1:
+    case GridFormatId::IQ4: return 15;
     case GridFormatId::Q5_0:
     case GridFormatId::Q5_1: return 31;
   }
@@ -32,7 +33,7 @@ int32_t GridDesc::code_hi() const {
 void validate_grid_desc(const char* kernel, const GridDesc& grid, uint32_t n) {
   const std::string k = kernel;
   if (n == 0) throw Error(k + ": a row has no columns (n = 0)");
-  if (uint32_t(grid.format) > uint32_t(GridFormatId::Q5_1)) throw Error(k + ": unknown grid format");
+  if (uint32_t(grid.format) > uint32_t(GridFormatId::IQ4)) throw Error(k + ": unknown grid format");
   if (grid.group == 0) throw Error(k + ": group size 0 (resolve per-channel groups to n first)");
   if (grid.format == GridFormatId::INT) {
     if (grid.bits < 2 || grid.bits > 8) throw Error(k + ": INT bits = " + std::to_string(grid.bits) + " outside 2..8");

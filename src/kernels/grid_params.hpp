@@ -16,7 +16,7 @@
 namespace vkq::kernels {
 
 // Same numbering as vkq::ref::GridFormat and the GRID_* constants of grid.glsl.
-enum class GridFormatId : uint32_t { INT = 0, Q8_0 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 4, Q5_1 = 5 };
+enum class GridFormatId : uint32_t { INT = 0, Q8_0 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 4, Q5_1 = 5, IQ4 = 6 };
 
 struct GridDesc {
   GridFormatId format = GridFormatId::INT;

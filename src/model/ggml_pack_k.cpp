@@ -90,10 +90,32 @@ void pack_q6_k(float d, const int32_t* sc, const int32_t* u, uint8_t* dst) {
   store_half(dst + 208, d);
 }
 
+// IQ4_NL: d, then element j in the low nibble of qs[j], element j + 16 in the high one.
+void pack_iq4_nl(float d, const int32_t* u, uint8_t* dst) {
+  store_half(dst, d);
+  for (int j = 0; j < 16; ++j) dst[2 + j] = uint8_t(u[j] | (u[j + 16] << 4));
+}
+
+// IQ4_XS: d, scales_h (top 2 bits of each 6-bit scale + 32), scales_l (low nibbles), then 8 IQ4_NL-ordered qs.
+void pack_iq4_xs(float d, const int32_t* sc, const int32_t* u, uint8_t* dst) {
+  store_half(dst, d);
+  uint16_t scales_h = 0;
+  uint8_t* scales_l = dst + 4;
+  std::memset(scales_l, 0, 4);
+  for (int ib = 0; ib < 8; ++ib) {
+    const int ls = sc[ib] + 32;
+    scales_l[ib / 2] |= uint8_t((ls & 0xF) << (4 * (ib % 2)));
+    scales_h |= uint16_t((ls >> 4) << (2 * ib));
+    for (int j = 0; j < 16; ++j) dst[8 + 16 * ib + j] = uint8_t(u[32 * ib + j] | (u[32 * ib + j + 16] << 4));
+  }
+  std::memcpy(dst + 2, &scales_h, 2);
+}
+
 }  // namespace
 
 bool is_superblock_type(GgmlType t) {
-  return t == GgmlType::Q2_K || t == GgmlType::Q3_K || t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K;
+  return t == GgmlType::Q2_K || t == GgmlType::Q3_K || t == GgmlType::Q4_K || t == GgmlType::Q5_K ||
+         t == GgmlType::Q6_K || t == GgmlType::IQ4_NL || t == GgmlType::IQ4_XS;
 }
 
 void pack_superblock(GgmlType t, float d, float dmin, const int32_t* scales, const int32_t* mins, const int32_t* codes,
@@ -120,9 +142,16 @@ void pack_superblock(GgmlType t, float d, float dmin, const int32_t* scales, con
       check_range(t, "code", codes, QK_K, 0, 63);
       check_range(t, "sub-block scale", scales, 16, -128, 127);
       return pack_q6_k(d, scales, codes, dst);
+    case GgmlType::IQ4_NL:
+      check_range(t, "code", codes, 32, 0, 15);
+      return pack_iq4_nl(d, codes, dst);
+    case GgmlType::IQ4_XS:
+      check_range(t, "code", codes, QK_K, 0, 15);
+      check_range(t, "sub-block scale", scales, 8, -32, 31);
+      return pack_iq4_xs(d, scales, codes, dst);
     default:
       throw Error(std::string("pack_superblock: type ") + ggml_type_name(t) +
-                  " is not a super-block type (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
+                  " is not a super-block type (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)");
   }
 }
 

@@ -64,12 +64,13 @@ void pack_q5_1_block(float d, float m, const uint8_t* codes, uint8_t* dst);   //
 // one value per block (m is ignored, and may be null, for the _0 types), codes one per element.
 void pack_row(GgmlType t, const float* d, const float* m, const int32_t* codes, uint64_t n, uint8_t* dst);
 
-// The 256-element super-block types Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+// The types written from super-block parameters: Q2_K … Q6_K, IQ4_XS (256 elements) and IQ4_NL (32).
 bool is_superblock_type(GgmlType t);
 // Packs one 256-element super-block of Q2_K … Q6_K. codes: the unsigned codes u of ŵ = d·sc·(u − zero) − dmin·m
 // (Q2_K 0..3; Q3_K 0..7, zero 4; Q4_K 0..15; Q5_K 0..31; Q6_K 0..63, zero 32), in element order; scales/mins: the
 // quantized sub-block values in sub-block order (16 for Q2_K/Q3_K/Q6_K, 8 for Q4_K/Q5_K; Q2_K 0..15, Q3_K −32..31,
 // Q4_K/Q5_K 0..63, Q6_K −128..127; mins only for Q2_K/Q4_K/Q5_K, may be null otherwise); d and dmin fp16-exact.
+// IQ4_NL (32 elements: d only) and IQ4_XS (8 scales −32..31) take codes 0..15 into ggml's kvalues_iq4nl.
 // A value outside its range is a vkq::Error.
 void pack_superblock(GgmlType t, float d, float dmin, const int32_t* scales, const int32_t* mins, const int32_t* codes,
                      uint8_t* dst);

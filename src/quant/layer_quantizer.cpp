@@ -263,8 +263,9 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
       ref::SuperBlockSearch sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
       std::vector<float> flat;
       flat.reserve(sb.params.size() * 4);
+      const float nonlinear = opt_.grid.format == ref::GridFormat::IQ4 ? 1.0f : 0.0f;  // grid.glsl's IQ4 mark
       for (const auto& p : sb.params)
-        flat.insert(flat.end(), {float(p.scale), float(p.zero), float(p.min), 0.0f});
+        flat.insert(flat.end(), {float(p.scale), float(p.zero), float(p.min), nonlinear});
       clip_params = vk::upload_new(ctx, flat, lw.name + " super-block params");
       out.superblocks = std::move(sb.blocks);
     } else if (im.clip && (is_rtn || opt_.static_groups)) {

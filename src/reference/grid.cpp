@@ -21,6 +21,7 @@ const char* format_name(GridFormat f) {
     case GridFormat::Q4_1: return "Q4_1";
     case GridFormat::Q5_0: return "Q5_0";
     case GridFormat::Q5_1: return "Q5_1";
+    case GridFormat::IQ4: return "IQ4";
   }
   return "unknown";
 }
@@ -117,6 +118,7 @@ CodeRange code_range(const GridSpec& spec) {
     case GridFormat::Q4_1: return {0, 15};
     case GridFormat::Q5_0:
     case GridFormat::Q5_1: return {0, 31};
+    case GridFormat::IQ4: return {0, 15};
   }
   throw vkq::Error("grid: unknown format");
 }
@@ -153,6 +155,8 @@ GroupParams params_for(const double* w, size_t g, const GridSpec& spec, double s
       return p;
     case GridFormat::Q4_1: return offset_params(w, g, spec.format, 15, shrink);
     case GridFormat::Q5_1: return offset_params(w, g, spec.format, 31, shrink);
+    case GridFormat::IQ4:
+      throw vkq::Error("grid IQ4: its scales come from the super-block search (IQ4_NL/IQ4_XS), not from min-max");
   }
   throw vkq::Error("grid: unknown format");
 }
@@ -162,6 +166,13 @@ double stored_value(const GridSpec& spec, double v) {
 }
 
 int32_t quantize_value(double w, const GroupParams& p, const GridSpec& spec) {
+  if (spec.format == GridFormat::IQ4) {  // the nearest of the 16 values; a tie takes the larger (ggml)
+    const double x = p.scale != 0 ? w / p.scale : 0.0;
+    int best = 0;
+    for (int k = 1; k < 16; ++k)
+      if (std::fabs(x - kIq4Values[k]) <= std::fabs(x - kIq4Values[best])) best = k;
+    return best;
+  }
   const CodeRange r = code_range(spec);
   const double x = p.scale != 0 ? (w - p.min) / p.scale : 0.0;  // ggml's id = 0 when d = 0
   const double q = spec.format == GridFormat::Q8_0 ? std::round(x) : std::floor(x + 0.5) + p.zero;
@@ -169,7 +180,8 @@ int32_t quantize_value(double w, const GroupParams& p, const GridSpec& spec) {
   return int32_t(std::clamp(q, double(r.lo), double(r.hi)));
 }
 
-double dequantize_code(int32_t code, const GroupParams& p, const GridSpec& /*spec*/) {
+double dequantize_code(int32_t code, const GroupParams& p, const GridSpec& spec) {
+  if (spec.format == GridFormat::IQ4) return p.scale * kIq4Values[code];
   return p.scale * (double(code) - p.zero) + p.min;
 }
 

@@ -10,18 +10,26 @@
 
 namespace vkq::ref {
 
-// §3. INT is the generic b-bit grid; the others are GGUF legacy blocks of 32 columns.
-enum class GridFormat { INT, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 };
+// §3. INT is the generic b-bit grid; Q8_0 … Q5_1 are GGUF legacy blocks of 32 columns; IQ4 is ggml's
+// 16-value non-linear grid (IQ4_NL / IQ4_XS) on 32-column groups: ŵ = scale · kIq4Values[code], its params
+// always given (the super-block search), never min-max.
+enum class GridFormat { INT, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4 };
+
+// ggml's kvalues_iq4nl.
+inline constexpr int kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // §3 ggml's 256-column super-block ("K") formats. Their codes live on an INT grid of 16- or 32-column
 // sub-blocks (reference/superblock.hpp: superblock_grid) whose parameters are products of quantized
 // sub-block scales/mins and fp16 super-block scales, chosen before the sweep (static groups).
-enum class SuperBlock { none, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K };
+// IQ4_NL (32-column blocks, an fp16 scale each) and IQ4_XS (256-column super-blocks of eight 32-column
+// sub-blocks with 6-bit signed scales) round on the IQ4 grid.
+enum class SuperBlock { none, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS };
 
 // The stored parameters of one 256-column super-block of one row, as ggml keeps them.
 struct SuperBlockParams {
   double d = 0, dmin = 0;      // fp16-exact super-block scale and min scale (dmin: Q2_K/Q4_K/Q5_K)
-  int32_t scale[16] = {};      // quantized sub-block scales: Q2_K 0..15, Q4_K/Q5_K 0..63, Q3_K −32..31, Q6_K −128..127
+  int32_t scale[16] = {};      // quantized sub-block scales: Q2_K 0..15, Q4_K/Q5_K 0..63, Q3_K/IQ4_XS −32..31,
+                               // Q6_K −128..127; IQ4_NL: 1 (its block scale is d itself)
   int32_t min[16] = {};        // quantized sub-block mins: Q2_K 0..15, Q4_K/Q5_K 0..63
 };
 

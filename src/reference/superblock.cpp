@@ -16,11 +16,13 @@ namespace {
 struct Format {
   int bits = 4;
   size_t sub = 32;      // columns per sub-block
-  bool offset = false;  // ŵ = d·sc·u − dmin·m (else symmetric ŵ = d·sc·(u − nmax))
+  bool offset = false;  // ŵ = d·sc·u − dmin·m (else symmetric ŵ = d·sc·(u − nmax), or d·sc·kIq4Values[u])
   int sc_lo = 0, sc_hi = 63, mn_hi = 63;
+  bool nonlinear = false;             // the IQ4 grid
+  size_t columns = kSuperBlockColumns;  // per super-block (IQ4_NL: its 32-column block)
   int nmax() const { return 1 << (bits - 1); }
   int levels() const { return (1 << bits) - 1; }
-  size_t subblocks() const { return kSuperBlockColumns / sub; }
+  size_t subblocks() const { return columns / sub; }
 };
 
 Format format_of(SuperBlock f) {
@@ -30,6 +32,8 @@ Format format_of(SuperBlock f) {
     case SuperBlock::Q4_K: return {4, 32, true, 0, 63, 63};
     case SuperBlock::Q5_K: return {5, 32, true, 0, 63, 63};
     case SuperBlock::Q6_K: return {6, 16, false, -128, 127, 0};
+    case SuperBlock::IQ4_NL: return {4, 32, false, 1, 1, 0, true, 32};  // d is the block scale: sc ≡ 1
+    case SuperBlock::IQ4_XS: return {4, 32, false, -32, 31, 0, true, kSuperBlockColumns};
     case SuperBlock::none: break;
   }
   throw vkq::Error("superblock: no super-block format given");
@@ -114,6 +118,32 @@ GroupParams fit_symmetric(const double* t, const double* c, size_t g, const Form
   return best;
 }
 
+// Best unquantized scale of a sub-block on the non-linear IQ4 grid: the value of largest magnitude on
+// either end of the grid (−127 or 113) and nearby, each refitted by weighted least squares to its codes.
+GroupParams fit_nonlinear(const double* t, const double* c, size_t g, const GridSpec& grid) {
+  double amax = 0, v = 0;
+  for (size_t j = 0; j < g; ++j)
+    if (std::fabs(t[j]) > amax) amax = std::fabs(t[j]), v = t[j];
+  if (v == 0) return {0, 0, 0};
+  GroupParams best{v / kIq4Values[0], 0, 0};
+  double best_err = rounding_error(t, c, g, best, grid);
+  for (const double end : {double(kIq4Values[0]), double(kIq4Values[15])})
+    for (int r = -kSteps; r <= kSteps; ++r) {
+      const GroupParams start{v / (end * (1 + 0.01 * r)), 0, 0};
+      double a = 0, d = 0;
+      for (size_t j = 0; j < g; ++j) {
+        const double k = kIq4Values[quantize_value(t[j], start, grid)];
+        a += c[j] * k * k, d += c[j] * k * t[j];
+      }
+      if (!(a > 0)) continue;
+      const GroupParams p{d / a, 0, 0};
+      if (p.scale == 0 || !std::isfinite(p.scale)) continue;
+      const double err = rounding_error(t, c, g, p, grid);
+      if (err < best_err) best = p, best_err = err;
+    }
+  return best;
+}
+
 int clamp_round(double x, int lo, int hi) { return int(std::clamp(std::floor(x + 0.5), double(lo), double(hi))); }
 
 // Quantizes the sub-block fits against super-block scale d (and dmin), then moves each sub-block's
@@ -145,15 +175,17 @@ SuperBlockParams search_superblock(const double* t, const double* c, const Forma
                                    const GridSpec& grid) {
   std::vector<GroupParams> fit(fm.subblocks());
   for (size_t k = 0; k < fm.subblocks(); ++k)
-    fit[k] = fm.offset ? fit_offset(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid)
-                       : fit_symmetric(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid);
+    fit[k] = fm.nonlinear ? fit_nonlinear(t + k * fm.sub, c + k * fm.sub, fm.sub, grid)
+             : fm.offset  ? fit_offset(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid)
+                          : fit_symmetric(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid);
   // The super-block scale that maps the extreme sub-block scale onto the top of the integer range.
   double ext = 0, omax = 0;
   for (const auto& p : fit) {
     if (std::fabs(p.scale) > std::fabs(ext)) ext = p.scale;
     omax = std::max(omax, -p.min);
   }
-  const double d_base = fm.offset ? ext / fm.sc_hi : ext / fm.sc_lo;  // symmetric: extreme on sc_lo (−32, −128)
+  // Symmetric: the extreme on sc_lo (−32, −128); IQ4_NL: sc ≡ 1, so d is the fitted scale itself.
+  const double d_base = fm.offset ? ext / fm.sc_hi : ext / fm.sc_lo;
   const double dmin = fm.offset ? stored_half(omax / fm.mn_hi, f, "min scale dmin") : 0;
   SuperBlockParams best, trial;
   double best_err = -1;
@@ -174,17 +206,20 @@ const char* superblock_name(SuperBlock f) {
     case SuperBlock::Q4_K: return "Q4_K";
     case SuperBlock::Q5_K: return "Q5_K";
     case SuperBlock::Q6_K: return "Q6_K";
+    case SuperBlock::IQ4_NL: return "IQ4_NL";
+    case SuperBlock::IQ4_XS: return "IQ4_XS";
     case SuperBlock::none: break;
   }
   return "none";
 }
 
 size_t superblock_subblock_columns(SuperBlock f) { return format_of(f).sub; }
+size_t superblock_columns(SuperBlock f) { return format_of(f).columns; }
 
 GridSpec superblock_grid(SuperBlock f) {
   const Format fm = format_of(f);
   GridSpec g;
-  g.format = GridFormat::INT;
+  g.format = fm.nonlinear ? GridFormat::IQ4 : GridFormat::INT;
   g.bits = fm.bits;
   g.group = fm.sub;
   g.symmetric = !fm.offset;
@@ -192,10 +227,10 @@ GridSpec superblock_grid(SuperBlock f) {
 }
 
 void validate_superblock(SuperBlock f, size_t n) {
-  format_of(f);
-  if (n == 0 || n % kSuperBlockColumns != 0)
-    throw vkq::Error(std::string(superblock_name(f)) + ": n = " + std::to_string(n) +
-                     " columns is not a multiple of the 256-column super-block");
+  const Format fm = format_of(f);
+  if (n == 0 || n % fm.columns != 0)
+    throw vkq::Error(std::string(superblock_name(f)) + ": n = " + std::to_string(n) + " columns is not a multiple of the " +
+                     std::to_string(fm.columns) + "-column " + (fm.columns == kSuperBlockColumns ? "super-block" : "block"));
 }
 
 void validate_superblock_options(const LayerQuantOptions& o, size_t n) {
@@ -204,8 +239,9 @@ void validate_superblock_options(const LayerQuantOptions& o, size_t n) {
   validate_superblock(o.superblock, n);
   const GridSpec g = superblock_grid(o.superblock);
   if (o.grid.format != g.format || o.grid.bits != g.bits || o.grid.group != g.group)
-    throw vkq::Error("quantize_layer: " + name + " codes need the grid INT" + std::to_string(g.bits) + " with groups of " +
-                     std::to_string(g.group) + " (superblock_grid)");
+    throw vkq::Error("quantize_layer: " + name + " codes need the grid " +
+                     (g.format == GridFormat::IQ4 ? std::string("IQ4") : "INT" + std::to_string(g.bits)) +
+                     " with groups of " + std::to_string(g.group) + " (superblock_grid)");
   if (!o.static_groups && o.method != Method::rtn)
     throw vkq::Error("quantize_layer: " + name + " parameters are chosen from T before the sweep: static_groups is required");
   if (o.clip.enabled)
@@ -214,6 +250,7 @@ void validate_superblock_options(const LayerQuantOptions& o, size_t n) {
 
 GroupParams subblock_params(const SuperBlockParams& sb, size_t k, SuperBlock f) {
   const Format fm = format_of(f);
+  if (fm.nonlinear) return {sb.d * sb.scale[k], 0, 0};
   if (fm.offset) return {sb.d * sb.scale[k], 0, -(sb.dmin * sb.min[k])};
   return {sb.d * sb.scale[k], double(fm.nmax()), 0};
 }
@@ -235,7 +272,7 @@ SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlo
       if (sum > 0)
         for (size_t j = j0; j < j0 + fm.sub; ++j) c[j] = std::max(0.0, column_weight[j]);
     }
-  const size_t nb = n / kSuperBlockColumns;
+  const size_t nb = n / fm.columns;
   SuperBlockSearch out;
   out.blocks.resize(m * nb);
   out.params.resize(m * nb * fm.subblocks());
@@ -244,7 +281,7 @@ SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlo
   auto run_rows = [&](size_t r0, size_t r1) {
     for (size_t i = r0; i < r1; ++i)
       for (size_t b = 0; b < nb; ++b) {
-        const size_t col = b * kSuperBlockColumns;
+        const size_t col = b * fm.columns;
         SuperBlockParams& sb = out.blocks[i * nb + b];
         sb = search_superblock(t + i * n + col, c.data() + col, fm, f, grid);
         for (size_t k = 0; k < fm.subblocks(); ++k)

@@ -10,6 +10,8 @@
 //   Q4_K  u ∈ 0..15,  8 of 32:            scale = d·sc, min = −dmin·m   (sc, m 6-bit)
 //   Q5_K  u ∈ 0..31,  8 of 32:            scale = d·sc, min = −dmin·m   (sc, m 6-bit)
 //   Q6_K  u ∈ 0..63, 16 of 16:            scale = d·sc, zero = 32        (sc int8)
+//   IQ4_NL   u ∈ 0..15, one 32-column block:  ŵ = d·kIq4Values[u]
+//   IQ4_XS   u ∈ 0..15,  8 of 32:            ŵ = d·sc·kIq4Values[u]        (sc −32..31)
 // d·sc and dmin·m are exact in fp32 (an fp16 times a small integer), so these equal ggml's decode.
 #pragma once
 
@@ -24,8 +26,9 @@ inline constexpr size_t kSuperBlockColumns = 256;
 
 const char* superblock_name(SuperBlock f);       // "Q4_K"
 size_t superblock_subblock_columns(SuperBlock f);  // 16 or 32
+size_t superblock_columns(SuperBlock f);           // 256 (IQ4_NL: 32)
 GridSpec superblock_grid(SuperBlock f);          // the INT grid of its codes (bits, sub-block group)
-// vkq::Error unless f ≠ none and n is a positive multiple of 256.
+// vkq::Error unless f ≠ none and n is a positive multiple of superblock_columns(f).
 void validate_superblock(SuperBlock f, size_t n);
 
 // vkq::Error unless options with superblock ≠ none are consistent: grid = superblock_grid, n a multiple

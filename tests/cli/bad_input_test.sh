@@ -168,8 +168,10 @@ expect_failure tokenizer-with-gguf "--tokenizer is for llama2.c checkpoints" \
   "$VKQ" quantize "$MODEL" --tokenizer "$DATA/tinystories-260k/tok512.bin" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
 
 # --- bad options and calibration text ---------------------------------------------------------
-expect_failure unsupported-type "Q4_K_M" \
-  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M -o "$OUT" "${SMALL[@]}"
+expect_failure unsupported-type "IQ2_XXS" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t IQ2_XXS -o "$OUT" "${SMALL[@]}"
+expect_failure bad-tensor-type-pattern "--tensor-type" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M --tensor-type 'attn_(v=Q8_0' -o "$OUT" "${SMALL[@]}"
 
 expect_failure alpha-beta-below-one "--alpha-beta" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha-mode sampled --alpha-beta 0.5 "${SMALL[@]}"

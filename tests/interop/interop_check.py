@@ -209,7 +209,7 @@ def check_kquant(args) -> bool:
                "--eval-protocol", "llama", "--eval-ctx", str(CTX), "--eval-chunks", str(CHUNKS)])
     res = [json.loads(line) for line in res.splitlines() if line.startswith("{") and '"result"' in line][-1]
     ours_types = tensor_types(ours_file)
-    k_types = sorted({t for t in ours_types.values() if t.endswith("_K")})
+    k_types = sorted({t for t in ours_types.values() if t.endswith("_K") or t.startswith("IQ4")})
     print(f"{mix}: super-block types in the file: {k_types}")
     ok = bool(k_types)
     llama = llama_ppl(args, ours_file, text)

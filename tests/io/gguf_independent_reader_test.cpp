@@ -107,7 +107,7 @@ TEST(GgufIndependentReader, PythonGgufDequantizesOurTensorsBitForBit) {
     }
     // Super-block types as vkquant writes them: the super-block search, its codes, pack_superblock.
     for (ref::SuperBlock sb : {ref::SuperBlock::Q2_K, ref::SuperBlock::Q3_K, ref::SuperBlock::Q4_K, ref::SuperBlock::Q5_K,
-                               ref::SuperBlock::Q6_K}) {
+                               ref::SuperBlock::Q6_K, ref::SuperBlock::IQ4_NL, ref::SuperBlock::IQ4_XS}) {
       const model::GgmlType type = *model::find_ggml_type(ref::superblock_name(sb));
       auto w = test::random_floats(rng, krows * kcols, -1.f, 1.f);
       const std::vector<double> wd(w.begin(), w.end());
@@ -117,7 +117,7 @@ TEST(GgufIndependentReader, PythonGgufDequantizesOurTensorsBitForBit) {
       std::vector<uint8_t> bytes(model::ggml_row_size(type, kcols) * krows);
       for (size_t b = 0; b < found.blocks.size(); ++b)
         model::pack_superblock(type, float(found.blocks[b].d), float(found.blocks[b].dmin), found.blocks[b].scale,
-                               found.blocks[b].min, &enc.codes[b * 256], &bytes[b * block_bytes]);
+                               found.blocks[b].min, &enc.codes[b * model::ggml_block_size(type)], &bytes[b * block_bytes]);
       std::vector<float> ours(krows * kcols);
       model::dequantize_row(type, bytes.data(), ours.data(), krows * kcols);
       const auto want = ref::decode_matrix(enc, ref::superblock_grid(sb));  // float64: within fp32 rounding

@@ -269,17 +269,19 @@ TEST(OutputTypeNames, ParsesLlamaQuantizeNames) {
   EXPECT_EQ(find_mixture("q5_k_s")->ftype, 16u);
   EXPECT_EQ(find_mixture("21")->name, "Q2_K_S");
   EXPECT_FALSE(find_mixture("Q4_0").has_value());
-  EXPECT_EQ(supported_mixtures(), "Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K");
+  EXPECT_EQ(supported_mixtures(),
+            "Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS");
 
-  const std::string supported = "supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F16, BF16, F32";
-  for (const char* k : {"IQ4_XS", "IQ2_XXS", "IQ4_NL", "TQ1_0", "MXFP4_MOE", "25"}) {
+  const std::string supported =
+      "supported: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, F16, BF16, F32";
+  for (const char* k : {"IQ3_S", "IQ2_XXS", "IQ1_M", "TQ1_0", "MXFP4_MOE", "26"}) {
     const std::string msg = error_of([k] { parse_output_type(k); });
     EXPECT_NE(msg.find("not supported yet, " + supported), std::string::npos) << k << ": " << msg;
   }
   std::string msg = error_of([] { parse_output_type("Q4_9"); });
   EXPECT_NE(msg.find("'Q4_9' is unknown, " + supported), std::string::npos) << msg;
-  msg = error_of([] { parse_tensor_type("IQ4_XS", "--output-tensor-type"); });
-  EXPECT_NE(msg.find("--output-tensor-type type IQ4_XS is not supported yet"), std::string::npos) << msg;
+  msg = error_of([] { parse_tensor_type("IQ3_S", "--output-tensor-type"); });
+  EXPECT_NE(msg.find("--output-tensor-type type IQ3_S is not supported yet"), std::string::npos) << msg;
   msg = error_of([] { parse_tensor_type("Q4_K_M", "--output-tensor-type"); });  // a mixture is no tensor type
   EXPECT_NE(msg.find("'Q4_K_M' is unknown"), std::string::npos) << msg;
   msg = error_of([] { parse_output_type("99999999999"); });
@@ -297,8 +299,9 @@ TEST(OutputTypeNames, LlamaFileTypes) {
   EXPECT_EQ(llama_file_type(GgmlType::BF16), 32u);
   EXPECT_EQ(llama_file_type(GgmlType::Q6_K), 18u);
   EXPECT_EQ(llama_file_type(GgmlType::Q4_K), 15u);  // llama-quantize's Q4_K is Q4_K_M
-  EXPECT_NE(error_of([] { llama_file_type(GgmlType::IQ4_XS); }).find("no llama file type for IQ4_XS"), std::string::npos);
-  EXPECT_NE(error_of([] { plan_output({}, PlanOptions{GgmlType::IQ4_XS, {}, {}}); }).find("not supported yet"),
+  EXPECT_EQ(llama_file_type(GgmlType::IQ4_XS), 30u);
+  EXPECT_NE(error_of([] { llama_file_type(GgmlType::IQ3_S); }).find("no llama file type for IQ3_S"), std::string::npos);
+  EXPECT_NE(error_of([] { plan_output({}, PlanOptions{GgmlType::IQ3_S, {}, {}}); }).find("not supported yet"),
             std::string::npos);
 }
 
@@ -384,6 +387,12 @@ TEST(OutputPlanMixtures, OtherMixturesFollowTheirRules) {
   EXPECT_EQ(get(p, "blk.4.attn_v.weight").output_type, GgmlType::Q4_K);
   EXPECT_EQ(get(p, "blk.0.ffn_down.weight").output_type, GgmlType::Q5_K);
   EXPECT_EQ(get(p, "blk.1.ffn_down.weight").output_type, GgmlType::Q4_K);
+  p = types("IQ4_XS", 4);
+  EXPECT_EQ(get(p, "blk.4.attn_v.weight").output_type, GgmlType::Q5_K);  // GQA ≥ 4
+  EXPECT_EQ(get(p, "blk.0.ffn_down.weight").output_type, GgmlType::IQ4_XS);  // calibrated: no early-layer bump
+  EXPECT_EQ(p.file_type, 30u);
+  EXPECT_EQ(get(plan_output(k_model(576, 192, false), mixture_options("IQ4_XS")), "blk.1.attn_q.weight").output_type,
+            GgmlType::IQ4_NL);  // IQ4_XS -> IQ4_NL
   p = types("Q6_K", 1);
   EXPECT_EQ(get(p, "blk.0.attn_v.weight").output_type, GgmlType::Q6_K);
   EXPECT_EQ(p.file_type, 18u);

@@ -78,7 +78,37 @@ TEST(PackSuperBlockTypes, LegacyTypeIsRefused) {
   std::vector<uint8_t> block(256);
   EXPECT_THROW(pack_superblock(GgmlType::Q4_0, 1, 0, sc.data(), nullptr, codes.data(), block.data()), Error);
   EXPECT_TRUE(is_superblock_type(GgmlType::Q6_K));
-  EXPECT_FALSE(is_superblock_type(GgmlType::IQ4_XS));
+  EXPECT_TRUE(is_superblock_type(GgmlType::IQ4_XS));
+  EXPECT_FALSE(is_superblock_type(GgmlType::Q4_1));
+}
+
+}  // namespace
+}  // namespace vkq::model
+
+namespace vkq::model {
+namespace {
+
+constexpr int kIq4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+TEST(PackIq4, NlAndXsDecodeToTheGridValues) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<int32_t> codes(256), sc(16, 0);
+    for (auto& c : codes) c = trial == 0 ? 15 : int(rng() % 16);
+    for (int k = 0; k < 8; ++k) sc[k] = trial == 1 ? -32 : int(rng() % 64) - 32;
+    const float d = round_to_half(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
+    std::vector<uint8_t> xs(ggml_block_bytes(GgmlType::IQ4_XS), 0xA5), nl(ggml_block_bytes(GgmlType::IQ4_NL), 0xA5);
+    pack_superblock(GgmlType::IQ4_XS, d, 0, sc.data(), nullptr, codes.data(), xs.data());
+    pack_superblock(GgmlType::IQ4_NL, d, 0, nullptr, nullptr, codes.data(), nl.data());
+    std::vector<float> y(256), z(32);
+    dequantize_row(GgmlType::IQ4_XS, xs.data(), y.data(), 256);
+    dequantize_row(GgmlType::IQ4_NL, nl.data(), z.data(), 32);
+    for (int e = 0; e < 256; ++e) ASSERT_EQ(y[e], d * float(sc[e / 32]) * float(kIq4[codes[e]])) << trial << " " << e;
+    for (int e = 0; e < 32; ++e) ASSERT_EQ(z[e], d * float(kIq4[codes[e]])) << trial << " " << e;
+  }
+  std::vector<int32_t> codes(256, 16), sc(16, 0);
+  std::vector<uint8_t> block(200);
+  EXPECT_THROW(pack_superblock(GgmlType::IQ4_NL, 1, 0, nullptr, nullptr, codes.data(), block.data()), Error);
 }
 
 }  // namespace

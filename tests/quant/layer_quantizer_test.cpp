@@ -235,7 +235,7 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
   std::mt19937_64 rng(seed);
   const auto p = make_problem(rng, 6, 256, 600, true);
   for (ref::SuperBlock f : {ref::SuperBlock::Q2_K, ref::SuperBlock::Q3_K, ref::SuperBlock::Q4_K, ref::SuperBlock::Q5_K,
-                            ref::SuperBlock::Q6_K}) {
+                            ref::SuperBlock::Q6_K, ref::SuperBlock::IQ4_NL, ref::SuperBlock::IQ4_XS}) {
     for (ref::Method method : {ref::Method::rtn, ref::Method::gptq}) {
       ref::LayerQuantOptions o;
       o.method = method;
