@@ -48,8 +48,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("-o,--output", o.output_path, "Output GGUF (written as OUT.partial, renamed when complete)");
   cmd->add_option("-t,--type", o.type,
                   "Output type, as llama-quantize names it: the K mixtures Q4_K_M Q4_K_S Q5_K_M Q5_K_S Q6_K Q3_K_L "
-                  "Q3_K_M Q3_K_S Q2_K Q2_K_S (llama-quantize's per-tensor choices: attn_v/ffn_down raised by layer, the "
-                  "output head in Q6_K; rows that are not a multiple of 256 fall back to Q5_0/Q5_1/Q8_0/Q4_0), or "
+                  "Q3_K_M Q3_K_S Q2_K Q2_K_S IQ4_XS IQ4_NL (llama-quantize's per-tensor choices: attn_v/ffn_down raised by layer, the "
+                  "output head in Q6_K; rows that are not a multiple of 256 fall back to Q5_0/Q5_1/Q8_0/Q4_0/IQ4_NL), or "
                   "Q8_0 Q5_1 Q5_0 Q4_1 Q4_0 F16 BF16 F32; or INT<b>[g<G>][s] (e.g. INT3g32) to evaluate a generic "
                   "grid without writing a file")
       ->capture_default_str();
