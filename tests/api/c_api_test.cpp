@@ -114,6 +114,14 @@ TEST(CApi, UnknownOrMistypedKeyIsAnErrorNamingIt) {
   EXPECT_EQ(vkq_quantize(bad_type.dump().c_str(), nullptr, nullptr, nullptr, nullptr), -1);
   EXPECT_NE(std::string(vkq_last_error()).find("calib_seqs"), std::string::npos) << vkq_last_error();
 
+  auto bad_overrides = tiny_options(out);
+  bad_overrides["tensor_types"] = "attn_v=Q8_0";  // an array of strings
+  EXPECT_EQ(vkq_quantize(bad_overrides.dump().c_str(), nullptr, nullptr, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(vkq_last_error()).find("tensor_types"), std::string::npos) << vkq_last_error();
+  bad_overrides["tensor_types"] = nlohmann::json::array({"attn_v=Q9_9"});
+  EXPECT_EQ(vkq_quantize(bad_overrides.dump().c_str(), nullptr, nullptr, nullptr, nullptr), -1);
+  EXPECT_NE(std::string(vkq_last_error()).find("--tensor-type"), std::string::npos) << vkq_last_error();
+
   EXPECT_EQ(vkq_quantize("{not json", nullptr, nullptr, nullptr, nullptr), -1);
   EXPECT_NE(std::string(vkq_last_error()).find("JSON"), std::string::npos) << vkq_last_error();
   EXPECT_FALSE(fs::exists(out));
