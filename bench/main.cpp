@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "bench_table.hpp"
+#include "kquant_layer_bench.hpp"
 #include "solver_bench.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/gram.hpp"
@@ -99,7 +100,37 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "Timed repetitions after one warm-up; the median is reported")->check(CLI::Range(5, 1000));
   app.add_option("--json", json_path, "Write the rows as JSON to this file");
   app.add_option("--device", device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
+  bench::KLayerOptions kl;
+  app.add_option("--kquant-model", kl.model,
+                 "Instead of the kernel table: the K-type layer comparison on this model's ffn_down layers "
+                 "(bench/kquant_layers runs it with llama.cpp's files)");
+  app.add_option("--kquant-calib", kl.calib, "Calibration text (already sliced) for --kquant-model");
+  app.add_option("--kquant-blocks", kl.blocks, "Blocks whose ffn_down to compare");
+  std::vector<std::string> theirs;
+  app.add_option("--kquant-theirs", theirs, "TYPE=FILE: llama-quantize's file whose ffn_down tensors are TYPE");
   CLI11_PARSE(app, argc, argv);
+  if (!kl.model.empty()) {
+    try {
+      for (const auto& t : theirs) {
+        const size_t eq = t.find('=');
+        if (eq == std::string::npos) throw Error("--kquant-theirs " + t + ": expected TYPE=FILE");
+        kl.theirs.push_back({t.substr(0, eq), t.substr(eq + 1)});
+      }
+      vk::ContextOptions co;
+      co.device = device;
+      vk::Context ctx(co);
+      const auto rows = bench::run_kquant_layer_bench(ctx, kl);
+      if (!json_path.empty()) {
+        std::ofstream(json_path) << nlohmann::json{{"device", ctx.probe().name}, {"model", kl.model}, {"rows", rows}}.dump(2)
+                                 << "\n";
+        std::printf("wrote %s\n", json_path.c_str());
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vkquant-bench: error: %s\n", e.what());
+      return 1;
+    }
+  }
   try {
     vk::ContextOptions co;
     co.device = device;
