@@ -467,6 +467,16 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   const uint32_t rows = uint32_t(t.rows()), cols = uint32_t(t.cols());
   const auto values = src_->weights.tensor(t.name, rows, cols).data;
   const ref::GridSpec grid = grid_for_gguf_type(t.output_type);
+  const auto record = [&](const quant::LayerQuantOutput& out) {  // the packed tensor and its report entry
+    solved_[t.name] = pack_for_gguf(out);
+    TensorResult& r = results_[t.name];
+    r.name = t.name;
+    r.method = "rtn";
+    r.rows = rows;
+    r.cols = cols;
+    r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.note = t.reason;
+  };
   if (const ref::SuperBlock sb = superblock_for_gguf_type(t.output_type); sb != ref::SuperBlock::none) {
     // The super-block search with unit weights (no statistics), then the codes against its params.
     const std::vector<double> td(values.begin(), values.end());
@@ -482,14 +492,7 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
     out.name = t.name;
     out.codes = e.codes;
     out.superblocks = std::move(found.blocks);
-    solved_[t.name] = pack_for_gguf(out);
-    TensorResult& r = results_[t.name];
-    r.name = t.name;
-    r.method = "rtn";
-    r.rows = rows;
-    r.cols = cols;
-    r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    r.note = t.reason;
+    record(out);
     return {q.begin(), q.end()};
   }
   kernels::Rtn rtn(*ctx_, grid);
@@ -507,14 +510,7 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   out.name = t.name;
   out.codes = vk::download_all<int32_t>(*ctx_, codes, size_t(rows) * cols);
   out.params = kernels::params_from_device(vk::download_all<float>(*ctx_, params, size_t(rows) * groups * 4));
-  solved_[t.name] = pack_for_gguf(out);
-  TensorResult& r = results_[t.name];
-  r.name = t.name;
-  r.method = "rtn";
-  r.rows = rows;
-  r.cols = cols;
-  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.note = t.reason;
+  record(out);
   return vk::download_all<float>(*ctx_, q, size_t(rows) * cols);
 }
 

@@ -128,6 +128,24 @@ def tensor_types(path: str) -> dict:
     return {t.name: t.tensor_type.name for t in gguf.GGUFReader(path).tensors}
 
 
+def llama_imatrix(args, model: str, text: str, out: str) -> str:
+    """llama-imatrix over the first 4 chunks of CTX tokens of `text`, into `out`."""
+    run([os.path.join(args.llama_bin, "llama-imatrix"), "-m", model, "-f", text, "-o", out, "-c", str(CTX),
+         "-b", str(CTX), "--chunks", "4", "-t", "2", "--no-ppl"])
+    return out
+
+
+def same_types(label: str, ours_types: dict, theirs_file: str) -> bool:
+    """Our file's type per tensor against llama-quantize's file; prints every difference."""
+    theirs_types = tensor_types(theirs_file)
+    diff = sorted(n for n in set(ours_types) | set(theirs_types) if ours_types.get(n) != theirs_types.get(n))
+    for n in diff:
+        print(f"  {n}: vkquant {ours_types.get(n)}  llama-quantize {theirs_types.get(n)}")
+    print(f"{label}: {len(ours_types)} tensors, {len(diff)} with a different type from llama-quantize's "
+          f"{'ok' if not diff else 'FAILED'}")
+    return not diff
+
+
 def check_fp32(args) -> bool:
     model = os.path.join(args.data, "tinystories-260k", "stories260K.gguf")
     text = eval_text(args.data, args.work)
@@ -169,9 +187,7 @@ def check_type(args) -> bool:
     # 3. The type plan is llama-quantize's *imatrix* plan (we always calibrate): same -t, an imatrix made by
     #    llama-imatrix, and the head type we substitute for Q6_K passed on as --output-tensor-type.
     quantize_exe = os.path.join(args.llama_bin, "llama-quantize")
-    imatrix = os.path.join(args.work, "imatrix.gguf")
-    run([os.path.join(args.llama_bin, "llama-imatrix"), "-m", model, "-f", text, "-o", imatrix, "-c", str(CTX),
-         "-b", str(CTX), "--chunks", "4", "-t", "2", "--no-ppl"])
+    imatrix = llama_imatrix(args, model, text, os.path.join(args.work, "imatrix.gguf"))
     theirs_file = os.path.join(args.work, f"stories260K-{t}-llama.gguf")
     if os.path.exists(theirs_file):
         os.remove(theirs_file)
@@ -182,13 +198,7 @@ def check_type(args) -> bool:
         if ours_types.get("output.weight") not in (None, "Q6_K"):
             cmd += ["--output-tensor-type", ours_types["output.weight"].lower()]
     run(cmd + [model, theirs_file, t, "2"])
-    theirs_types = tensor_types(theirs_file)
-    diff = sorted(n for n in set(ours_types) | set(theirs_types) if ours_types.get(n) != theirs_types.get(n))
-    for n in diff:
-        print(f"  {n}: vkquant {ours_types.get(n)}  llama-quantize {theirs_types.get(n)}")
-    print(f"{t}: {len(ours_types)} tensors, {len(diff)} with a different type from llama-quantize's "
-          f"{'ok' if not diff else 'FAILED'}")
-    ok &= not diff
+    ok &= same_types(t, ours_types, theirs_file)
     return ok
 
 
@@ -220,22 +230,15 @@ def check_kquant(args) -> bool:
     print(f"{mix}: llama-perplexity {llama:.4f} vs F32 {fp32:.4f} (bound 1.15x) {'ok' if sane else 'FAILED'}")
     ok &= sane
 
-    imatrix = os.path.join(args.work, "imatrix-k256.gguf")
-    run([os.path.join(args.llama_bin, "llama-imatrix"), "-m", model, "-f", text, "-o", imatrix, "-c", str(CTX),
-         "-b", str(CTX), "--chunks", "4", "-t", "2", "--no-ppl"])
+    imatrix = llama_imatrix(args, model, text, os.path.join(args.work, "imatrix-k256.gguf"))
     theirs_file = os.path.join(args.work, f"synthetic-k256-{mix}-llama.gguf")
     if os.path.exists(theirs_file):
         os.remove(theirs_file)
     run([os.path.join(args.llama_bin, "llama-quantize"), "--imatrix", imatrix, model, theirs_file, mix, "2"])
-    theirs_types = tensor_types(theirs_file)
-    diff = sorted(n for n in set(ours_types) | set(theirs_types) if ours_types.get(n) != theirs_types.get(n))
-    for n in diff:
-        print(f"  {n}: vkquant {ours_types.get(n)}  llama-quantize {theirs_types.get(n)}")
-    print(f"{mix}: {len(ours_types)} tensors, {len(diff)} with a different type from llama-quantize's "
-          f"{'ok' if not diff else 'FAILED'}")
+    ok &= same_types(mix, ours_types, theirs_file)
     theirs_ppl = llama_ppl(args, theirs_file, text)
     print(f"{mix}: llama-perplexity of llama-quantize --imatrix's file {theirs_ppl:.4f}, of ours {llama:.4f}")
-    return ok and not diff
+    return ok
 
 
 def check_arch(args) -> bool:
