@@ -46,12 +46,13 @@ std::vector<ref::GroupParams> params_from_device(const std::vector<float>& packe
   return out;
 }
 
-std::vector<float> params_to_device(const std::vector<ref::GroupParams>& params) {
+std::vector<float> params_to_device(const std::vector<ref::GroupParams>& params, ref::GridFormat format) {
   std::vector<float> out(params.size() * 4, 0.0f);
   for (size_t i = 0; i < params.size(); ++i) {
     out[4 * i] = float(params[i].scale);
     out[4 * i + 1] = float(params[i].zero);
     out[4 * i + 2] = float(params[i].min);
+    out[4 * i + 3] = format == ref::GridFormat::IQ4 ? 1.0f : 0.0f;
   }
   return out;
 }

@@ -25,7 +25,9 @@ uint32_t grid_groups_per_row(const ref::GridSpec& spec, uint32_t n);
 
 // Device params (4 floats per group) <-> the reference struct.
 std::vector<ref::GroupParams> params_from_device(const std::vector<float>& packed);
-std::vector<float> params_to_device(const std::vector<ref::GroupParams>& params);
+// Device vec4s of params; on the IQ4 grid .w = 1 marks them (grid.glsl reads the value table then).
+std::vector<float> params_to_device(const std::vector<ref::GroupParams>& params,
+                                    ref::GridFormat format = ref::GridFormat::INT);
 
 struct RtnShape {
   uint32_t m = 0, n = 0;

@@ -261,12 +261,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
       const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
       const std::vector<double> td(tf.begin(), tf.end());
       ref::SuperBlockSearch sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
-      std::vector<float> flat;
-      flat.reserve(sb.params.size() * 4);
-      const float nonlinear = opt_.grid.format == ref::GridFormat::IQ4 ? 1.0f : 0.0f;  // grid.glsl's IQ4 mark
-      for (const auto& p : sb.params)
-        flat.insert(flat.end(), {float(p.scale), float(p.zero), float(p.min), nonlinear});
-      clip_params = vk::upload_new(ctx, flat, lw.name + " super-block params");
+      clip_params = vk::upload_new(ctx, kernels::params_to_device(sb.params, opt_.grid.format), lw.name + " super-block params");
       out.superblocks = std::move(sb.blocks);
     } else if (im.clip && (is_rtn || opt_.static_groups)) {
       clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");

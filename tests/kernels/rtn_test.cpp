@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "kernels/rtn.hpp"
 #include "reference/grid.hpp"
+#include "reference/superblock.hpp"
 #include "support/test_seed.hpp"
 #include "support/vk_test_env.hpp"
 
@@ -29,7 +31,7 @@ RtnOut run_rtn(const GridSpec& spec, const std::vector<float>& t, uint32_t m, ui
   auto& ctx = vk_context();
   const uint32_t groups = kernels::grid_groups_per_row(spec, n);
   auto tb = vk::upload_new(ctx, t, "T");
-  auto pb = given ? vk::upload_new(ctx, kernels::params_to_device(*given), "params")
+  auto pb = given ? vk::upload_new(ctx, kernels::params_to_device(*given, spec.format), "params")
                   : vk::upload_new(ctx, test::poisoned(size_t(m) * groups * 4), "params");
   auto cb = vk::upload_new(ctx, std::vector<int32_t>(size_t(m) * n, INT32_MIN), "codes");
   auto qb = vk::upload_new(ctx, test::poisoned(size_t(m) * n), "Q");
@@ -150,6 +152,37 @@ TEST_P(RtnCases, GivenParamsMatchReference) {
   const auto want = ref::encode_with_params(td.data(), c.m, c.n, c.spec, params);
   const auto got = run_rtn(c.spec, t, c.m, c.n, &params);
   expect_matches(c.spec, t, c.m, c.n, got, want);
+}
+
+// The non-linear IQ4 grid with the params of the IQ4_XS / IQ4_NL search, on odd row counts, outputs poisoned:
+// codes equal the reference's (the nearest of 16 values; a tie takes the larger) but where w/scale sits within
+// fp32 rounding of a midpoint between two values, and the dequantized values are scale × value exactly.
+TEST(Rtn, Iq4GridWithSearchedParamsMatchesReference) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  for (const auto& [sb, m, n] : {std::tuple{ref::SuperBlock::IQ4_XS, 7u, 512u}, std::tuple{ref::SuperBlock::IQ4_NL, 5u, 96u}}) {
+    auto t = test::random_floats(rng, size_t(m) * n, -1.f, 1.f);
+    std::fill(t.begin(), t.begin() + n, 0.0f);  // an all-zero row
+    const std::vector<double> td(t.begin(), t.end());
+    const GridSpec spec = ref::superblock_grid(sb);
+    auto params = ref::superblock_search(td.data(), m, n, sb, nullptr).params;
+    const auto want = ref::encode_with_params(td.data(), m, n, spec, params);
+    const auto got = run_rtn(spec, t, m, n, &params);
+    size_t differ = 0;
+    for (size_t k = 0; k < want.codes.size(); ++k) {
+      const auto& p = params[(k / n) * (n / 32) + (k % n) / 32];
+      differ += got.codes[k] != want.codes[k];
+      if (got.codes[k] == want.codes[k]) {
+        ASSERT_EQ(got.q[k], float(p.scale) * float(ref::kIq4Values[want.codes[k]])) << k;
+      } else {  // only at a midpoint: both values equally near
+        const double x = td[k] / p.scale;
+        EXPECT_NEAR(std::abs(x - ref::kIq4Values[got.codes[k]]), std::abs(x - ref::kIq4Values[want.codes[k]]), 1e-4) << k;
+      }
+    }
+    EXPECT_LE(differ, want.codes.size() / 1000) << ref::superblock_name(sb);
+    for (uint32_t j = 0; j < n; ++j) EXPECT_EQ(got.q[j], 0.0f);  // the zero row
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

