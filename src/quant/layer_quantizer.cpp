@@ -260,7 +260,12 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
       }
       const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
       const std::vector<double> td(tf.begin(), tf.end());
-      ref::SuperBlockSearch sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
+      ref::SuperBlockSearch sb;
+      try {
+        sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
+      } catch (const Error& e) {
+        throw Error(lw.name + ": " + e.what());  // e.g. a super-block scale beyond fp16
+      }
       clip_params = vk::upload_new(ctx, kernels::params_to_device(sb.params, opt_.grid.format), lw.name + " super-block params");
       out.superblocks = std::move(sb.blocks);
     } else if (im.clip && (is_rtn || opt_.static_groups)) {
@@ -274,7 +279,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     }
 
     vk::Buffer q_buf;
-    const bool clip_given = bool(clip_params);
+    const bool params_given = bool(clip_params);
     if (is_rtn) {
       vk::Buffer params = clip_params ? std::move(clip_params)
                                       : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
@@ -283,7 +288,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
       vk::Stream s(ctx);
       kernels::RtnShape rs;
       rs.m = m, rs.n = n;
-      if (clip_given)
+      if (params_given)
         im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
       else
         im.rtn.run(s, t, params, codes, q_buf, rs);
