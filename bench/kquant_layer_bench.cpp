@@ -76,13 +76,16 @@ nlohmann::json run_kquant_layer_bench(vk::Context& ctx, const KLayerOptions& o) 
   }
   std::printf("\nK-type layers: loss tr((W-Q)H(W-Q)^T)/rows of blk.N.ffn_down (%u x %u), H from %u calibration tokens\n",
               cfg.dim, n, tokens);
-  std::printf("%-6s %-7s %14s %14s %8s %8s\n", "block", "type", "vkquant", "llama.cpp", "ratio", "ours s");
+  std::printf("%-6s %-7s %14s %14s %14s %8s %8s %8s\n", "block", "type", "vkquant", "no refit", "llama.cpp", "ratio",
+              "refit", "ours s");
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& [type_name, file] : o.theirs) {
     const model::GgmlType type = model::ggml_type_from_name(type_name);
     const auto theirs_file = model::GgufFile::open(file);
     vkq::QuantizeOptions qo;  // vkquant's defaults
     const auto lo = calibrate::layer_options(qo, calibrate::grid_for_gguf_type(type), calibrate::superblock_for_gguf_type(type));
+    auto lo_plain = lo;  // the same solve without the refit from swept codes: what the refit buys
+    lo_plain.superblock_refits = 0;
     for (uint32_t b : o.blocks) {
       const auto wm = src.weights.linear(b, "ffn_down");
       const std::string name = "blk." + std::to_string(b) + ".ffn_down.weight";
@@ -98,11 +101,16 @@ nlohmann::json run_kquant_layer_bench(vk::Context& ctx, const KLayerOptions& o) 
       const auto t0 = std::chrono::steady_clock::now();
       const auto out = lq.quantize_group({{name, &wm.data, wm.rows}}, st, name).at(0);
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      quant::LayerQuantizer lq_plain(ctx, lo_plain);
+      const auto plain = lq_plain.quantize_group({{name, &wm.data, wm.rows}}, st, name).at(0);
       const double ours = layer_loss(wm.data, out.dequantized, grams[b], wm.rows, n);
+      const double ours_plain = layer_loss(wm.data, plain.dequantized, grams[b], wm.rows, n);
       const double theirs = layer_loss(wm.data, q_theirs, grams[b], wm.rows, n);
-      std::printf("%-6u %-7s %14.6g %14.6g %8.3f %8.2f\n", b, type_name.c_str(), ours, theirs, ours / theirs, secs);
-      rows.push_back({{"block", b}, {"type", type_name}, {"vkquant_loss", ours}, {"llama_loss", theirs},
-                      {"ratio", ours / theirs}, {"vkquant_seconds", secs}});
+      std::printf("%-6u %-7s %14.6g %14.6g %14.6g %8.3f %8.3f %8.2f\n", b, type_name.c_str(), ours, ours_plain, theirs,
+                  ours / theirs, ours / ours_plain, secs);
+      rows.push_back({{"block", b}, {"type", type_name}, {"vkquant_loss", ours}, {"vkquant_no_refit_loss", ours_plain},
+                      {"llama_loss", theirs}, {"ratio", ours / theirs}, {"refit_ratio", ours / ours_plain},
+                      {"refit_rows", out.refit_rows}, {"vkquant_seconds", secs}});
     }
   }
   return rows;

@@ -172,6 +172,10 @@ struct QuantizeOptions {
   // on SmolLM2-135M and stories260K (docs/quality.md). A superset of clip_search's candidates: set it false to
   // use clip_search (both true is an error).
   bool scale_search = true;
+  // K types (Q2_K…Q6_K, IQ4_XS, IQ4_NL), methods gptq/beam: how many times the super-block parameters are refitted
+  // from the swept codes (H̃-diagonal least squares) and the tensor swept again; each row keeps its better result,
+  // so a refit never raises a row's loss. 0 turns it off (docs/kquants.md has what it buys).
+  uint32_t k_refits = 1;
 
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
   uint32_t calib_len = 2048;
@@ -214,6 +218,7 @@ struct TensorResult {
   double seconds = 0;
   std::string note;             // fallback reason
   std::vector<std::string> damping_retries;
+  int64_t k_refit_rows = -1;    // K types, gptq/beam: rows that kept a refit of their super-block scales; else -1
 };
 
 struct QuantizeResult {

@@ -416,6 +416,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       r.cols = out.cols;
       r.seconds = seconds;
       r.damping_retries = out.damping_retries;
+      if (!out.superblocks.empty() && (r.method == "gptq" || r.method == "beam")) r.k_refit_rows = int64_t(out.refit_rows);
       for (const auto& msg : out.damping_retries) tracker_->notice(msg);
       if (!target_.generic) solved_[out.name] = pack_for_gguf(out);
     }
@@ -603,6 +604,7 @@ void Driver::solve_head() {
   r.cols = out.cols;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.damping_retries = out.damping_retries;
+  if (!out.superblocks.empty() && (r.method == "gptq" || r.method == "beam")) r.k_refit_rows = int64_t(out.refit_rows);
   r.note = t->reason;
   for (const auto& msg : out.damping_retries) tracker_->notice(msg);
   solved_[name] = pack_for_gguf(out);
@@ -690,6 +692,7 @@ QuantizeResult Driver::run() {
     rs.block = opt_.block;
     rs.beam_width = opt_.method == "beam" ? opt_.beam_width : 1;
     rs.scale_search = opt_.scale_search ? "search" : opt_.clip_search ? "clip" : "minmax";
+    rs.k_refits = opt_.k_refits;
     rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
     rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";
@@ -812,6 +815,7 @@ QuantizeResult Driver::run() {
       tr.seconds = r.seconds;
       tr.fallback_reason = t.fallback ? t.reason : "";
       tr.damping_retries = r.damping_retries;
+      if (r.k_refit_rows >= 0) tr.k_refit_rows = uint64_t(r.k_refit_rows);
       rep.tensors.push_back(tr);
     }
     result.report_path = report_path_for(opt_.output_path);

@@ -114,6 +114,7 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
   l.seed = o.seed;
   if (superblock != ref::SuperBlock::none) {
     l.superblock = superblock;
+    l.superblock_refits = o.k_refits;
     l.clip.enabled = false;  // the super-block search chooses the parameters
     l.static_groups = true;  // ... before the sweep
   }
@@ -153,6 +154,7 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (o.alpha_beta != 5 && o.alpha_mode != "sampled")
     throw Error("--alpha-beta shapes sampled α only: add --alpha-mode sampled");
   if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
+  if (o.k_refits > 8) throw Error("--k-refits " + std::to_string(o.k_refits) + ": expected 0..8");
   if (o.activations != "f32" && o.activations != "f16")
     throw Error("--activations " + o.activations + ": expected f32 or f16");
   if (o.clip_search && o.scale_search)

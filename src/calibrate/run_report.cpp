@@ -18,6 +18,7 @@ nlohmann::json settings_json(const io::RunSettings& s) {
       {"damp", s.damp},             {"act_order", s.act_order},
       {"static_groups", s.static_groups}, {"block", s.block},
       {"beam_width", s.beam_width}, {"scale_search", s.scale_search},
+      {"k_refits", s.k_refits},
       {"calib_file", s.calib_file},
       {"calib_range", s.calib_range}, {"calib_protocol", s.calib_protocol},
       {"calib_rounded_embedding", s.calib_rounded_embedding}, {"calib_seqs", s.calib_seqs},
@@ -65,6 +66,7 @@ std::string run_report_json(const RunReport& report) {
                        {"fallback_reason", t.fallback_reason},
                        {"damping_retries", t.damping_retries}});
     if (t.alpha_star && std::isfinite(*t.alpha_star)) tensors.back()["alpha_star"] = *t.alpha_star;
+    if (t.k_refit_rows) tensors.back()["k_refit_rows"] = *t.k_refit_rows;
   }
   const nlohmann::json j = {
       {"vkquant_version", report.settings.vkquant_version},

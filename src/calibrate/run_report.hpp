@@ -23,6 +23,7 @@ struct TensorReport {
   double seconds = 0;
   std::string fallback_reason;  // empty when the planned type is the one the rules chose
   std::vector<std::string> damping_retries;  // one message per failed factorisation
+  std::optional<uint64_t> k_refit_rows;  // K types with gptq/beam: rows that kept a super-block refit
 };
 
 struct RunReport {
@@ -42,7 +43,7 @@ struct RunReport {
 std::vector<TensorReport> tensor_reports_from_plan(const io::OutputPlan& plan, const std::string& calibrated_method);
 
 // The report as JSON text (keys: vkquant_version, input, output, settings{...}, tensors[{name,
-// type, method, loss, rows, cols, seconds, fallback_reason, damping_retries}], total_seconds,
+// type, method, loss, rows, cols, seconds, fallback_reason, damping_retries, [alpha_star], [k_refit_rows]}], total_seconds,
 // peak_device_bytes, calibration_notes, plan_notes). A non-finite loss is written as null.
 std::string run_report_json(const RunReport& report);
 

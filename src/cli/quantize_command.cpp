@@ -79,6 +79,10 @@ void add_quantize_command(CLI::App& app) {
                 "(default) Search each group's scale from 0.70x to 1.15x min-max, each range also least-squares "
                 "refitted to its codes with H̃ weights");
   cmd->add_flag("--no-scale-search", no_scale_search, "Min-max group parameters (plain GPTQ/RTN)");
+  cmd->add_option("--k-refits", o.k_refits,
+                  "K types with gptq/beam: refit each super-block's scales from the swept codes and sweep again, up "
+                  "to N times (0 = off); a row keeps the refit only where its loss drops")
+      ->capture_default_str();
   cmd->add_flag("--clip-search", o.clip_search,
                 "Instead of the scale search: only shrink each group's range (20 steps to 0.81x), scored with H̃");
   cmd->add_option("--calib-seqs", o.calib_seqs, "Calibration sequences")->capture_default_str();

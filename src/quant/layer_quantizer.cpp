@@ -32,6 +32,60 @@ void check_finite(const std::string& name, const std::vector<float>& w, uint32_t
                   std::to_string(k % cols));
 }
 
+// One GBS solve, its results brought to the host (the dequantized matrix also kept on the device).
+struct SweepOnHost {
+  std::vector<int32_t> codes;
+  std::vector<ref::GroupParams> params;
+  std::vector<float> dequantized;
+  std::vector<uint32_t> g_idx;
+  std::vector<double> row_loss;
+  vk::Buffer dequantized_buffer;
+};
+
+SweepOnHost sweep_to_host(vk::Context& ctx, GbsSolver& gbs, const GbsProblem& pb, uint32_t m, uint32_t n) {
+  vk::Stream s(ctx);
+  GbsDeviceResult r = gbs.solve(s, pb);
+  s.submit_and_wait();
+  SweepOnHost out;
+  out.codes = vk::download_all<int32_t>(ctx, r.codes, size_t(m) * n);
+  out.params = kernels::params_from_device(vk::download_all<float>(ctx, r.params, size_t(m) * r.groups_per_row * 4));
+  out.dequantized = vk::download_all<float>(ctx, r.dequantized, size_t(m) * n);
+  out.g_idx = r.g_idx;
+  const auto rl = vk::download_all<float>(ctx, r.row_loss, m);
+  out.row_loss.assign(rl.begin(), rl.end());
+  out.dequantized_buffer = std::move(r.dequantized);
+  return out;
+}
+
+// §3 K formats, as ref::quantize_layer: refit the super-block params from the swept codes (host, float64),
+// sweep again on the device, keep each row's better result. True when some row changed.
+bool refit_superblocks(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, const std::vector<double>& td,
+                       const std::vector<double>& importance, const ref::LayerQuantOptions& o, LayerQuantOutput& out) {
+  const uint32_t m = out.rows, n = out.cols;
+  const size_t gpr = out.groups_per_row, nb = n / ref::superblock_columns(o.superblock);
+  out.refit_row_loss_before = std::accumulate(out.row_loss.begin(), out.row_loss.end(), 0.0) / double(m);
+  for (size_t pass = 0; pass < o.superblock_refits; ++pass) {
+    ref::SuperBlockSearch refit =
+        ref::superblock_refit(td.data(), out.codes.data(), m, n, o.superblock, importance.data(), out.superblocks);
+    const vk::Buffer params = vk::upload_new(ctx, kernels::params_to_device(refit.params, o.grid.format), out.name + " refit params");
+    pb.static_params = &params;
+    const SweepOnHost s = sweep_to_host(ctx, gbs, pb, m, n);
+    size_t improved = 0;
+    for (size_t i = 0; i < m; ++i) {
+      if (!(s.row_loss[i] < out.row_loss[i])) continue;
+      ++improved;
+      out.row_loss[i] = s.row_loss[i];
+      std::copy_n(s.codes.begin() + i * n, n, out.codes.begin() + i * n);
+      std::copy_n(s.dequantized.begin() + i * n, n, out.dequantized.begin() + i * n);
+      std::copy_n(s.params.begin() + i * gpr, gpr, out.params.begin() + i * gpr);
+      std::copy_n(refit.blocks.begin() + i * nb, nb, out.superblocks.begin() + i * nb);
+    }
+    out.refit_rows += improved;
+    if (improved == 0) break;
+  }
+  return out.refit_rows > 0;
+}
+
 }  // namespace
 
 void validate_layer_options(const ref::LayerQuantOptions& o, uint32_t n) {
@@ -251,6 +305,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
     // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
     vk::Buffer clip_params;
+    std::vector<double> td;  // T on the host, K formats only
     if (opt_.superblock != ref::SuperBlock::none) {
       if (importance.empty()) {
         vk::Stream s(ctx);
@@ -259,7 +314,7 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
         for (uint32_t p = 0; p < n; ++p) importance[order[p]] = dp[p];
       }
       const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
-      const std::vector<double> td(tf.begin(), tf.end());
+      td.assign(tf.begin(), tf.end());
       ref::SuperBlockSearch sb;
       try {
         sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
@@ -309,16 +364,16 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
       pb.cols = n;
       if (!natural) pb.order = order;
       pb.static_params = clip_params ? &clip_params : nullptr;
-      vk::Stream s(ctx);
-      GbsDeviceResult r = im.gbs->solve(s, pb);
-      s.submit_and_wait();
-      out.codes = vk::download_all<int32_t>(ctx, r.codes, size_t(m) * n);
-      out.params = kernels::params_from_device(vk::download_all<float>(ctx, r.params, size_t(m) * r.groups_per_row * 4));
-      out.dequantized = vk::download_all<float>(ctx, r.dequantized, size_t(m) * n);
-      out.g_idx = r.g_idx;
-      const auto rl = vk::download_all<float>(ctx, r.row_loss, m);
-      out.row_loss.assign(rl.begin(), rl.end());
-      q_buf = std::move(r.dequantized);
+      SweepOnHost sw = sweep_to_host(ctx, *im.gbs, pb, m, n);
+      out.codes = std::move(sw.codes);
+      out.params = std::move(sw.params);
+      out.dequantized = std::move(sw.dequantized);
+      out.g_idx = std::move(sw.g_idx);
+      out.row_loss = std::move(sw.row_loss);
+      q_buf = std::move(sw.dequantized_buffer);
+      if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, importance, opt_, out)) {
+        q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
+      }
     }
 
     // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ / m.

@@ -45,6 +45,8 @@ struct LayerQuantOutput {
   double damp_used = 0;
   std::vector<std::string> damping_retries;
   std::vector<uint32_t> dead_columns;
+  size_t refit_rows = 0;                  // K formats: rows whose refit sweep lowered their loss (ref::LayerQuantResult)
+  double refit_row_loss_before = 0;       // Σ row_loss / rows before any refit
 };
 
 class LayerQuantizer {

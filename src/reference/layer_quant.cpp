@@ -1,6 +1,7 @@
 // ALGORITHMS.md §2–§5 — the layer-level solve: regularise, factor, shift the target, search the grid.
 #include "reference/layer_quant.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
@@ -48,6 +49,32 @@ void validate_options(const LayerQuantOptions& o, size_t n) {
   if (is_gguf(o.grid) && o.act_order && !o.static_groups && o.method != Method::rtn)
     throw vkq::Error("quantize_layer: GGUF formats have no g_idx, so act_order needs static_groups");
   validate_superblock_options(o, n);
+}
+
+// §3 K formats after the sweep: refit the super-block params from the swept codes, sweep again against
+// them, and keep each row's better result (rows are independent given their params); stop early when
+// no row improves.
+template <class Sweep>
+void refit_superblocks(LayerQuantResult& res, const std::vector<double>& t, const LayerQuantOptions& o,
+                       const std::vector<double>& importance, Sweep sweep) {
+  const size_t m = res.rows, n = res.cols, gpr = res.groups_per_row, nb = n / superblock_columns(o.superblock);
+  res.refit_row_loss_before = std::accumulate(res.row_loss.begin(), res.row_loss.end(), 0.0) / double(m);
+  for (size_t pass = 0; pass < o.superblock_refits; ++pass) {
+    SuperBlockSearch refit = superblock_refit(t.data(), res.codes.data(), m, n, o.superblock, importance.data(), res.superblocks);
+    const SweepResult s = sweep(refit.params);
+    size_t improved = 0;
+    for (size_t i = 0; i < m; ++i) {
+      if (!(s.row_loss[i] < res.row_loss[i])) continue;
+      ++improved;
+      res.row_loss[i] = s.row_loss[i];
+      std::copy_n(s.codes.begin() + i * n, n, res.codes.begin() + i * n);
+      std::copy_n(s.dequantized.begin() + i * n, n, res.dequantized.begin() + i * n);
+      std::copy_n(s.params.begin() + i * gpr, gpr, res.params.begin() + i * gpr);
+      std::copy_n(refit.blocks.begin() + i * nb, nb, res.superblocks.begin() + i * nb);
+    }
+    res.refit_rows += improved;
+    if (improved == 0) break;
+  }
 }
 
 }  // namespace
@@ -133,9 +160,10 @@ LayerQuantResult quantize_layer(const std::vector<float>& weights, size_t rows, 
 
   const bool needs_static = options.method == Method::rtn || options.static_groups;
   std::vector<GroupParams> static_params;
+  std::vector<double> importance;  // diag H̃, K formats only
   if (options.superblock != SuperBlock::none) {
     // §3 K formats: super-block parameters from T, each column weighted by its diag H̃ (the imatrix's role).
-    std::vector<double> importance(n);
+    importance.resize(n);
     for (size_t j = 0; j < n; ++j) importance[j] = h_reg[j * n + j];
     SuperBlockSearch sb = superblock_search(t.data(), m, n, options.superblock, importance.data());
     static_params = std::move(sb.params);
@@ -166,13 +194,17 @@ LayerQuantResult quantize_layer(const std::vector<float>& weights, size_t rows, 
     so.static_groups = options.static_groups;
     so.block = options.block;
     so.clip = options.clip;
-    SweepResult s = options.method == Method::gptq ? gptq_quantize(pb, so, static_params)
-                                                   : beam_quantize(pb, so, static_params, options.beam_width);
+    auto sweep = [&](const std::vector<GroupParams>& params) {
+      return options.method == Method::gptq ? gptq_quantize(pb, so, params)
+                                            : beam_quantize(pb, so, params, options.beam_width);
+    };
+    SweepResult s = sweep(static_params);
     res.codes = std::move(s.codes);
     res.params = std::move(s.params);
     res.g_idx = std::move(s.g_idx);
     res.dequantized = std::move(s.dequantized);
     res.row_loss = std::move(s.row_loss);
+    if (options.superblock != SuperBlock::none) refit_superblocks(res, t, options, importance, sweep);
   }
   res.loss = layer_loss(t.data(), res.dequantized.data(), m, n, gram.data());  // §6: the unregularised H
   if (use_d && coef != 0) res.alpha_star = closed_form_alpha(w, res.dequantized, t, d, m, n, coef);

@@ -84,6 +84,7 @@ struct LayerQuantOptions {
   double alpha = 0;            // fixed α in [0, 1]; ignored when alpha_mode = sampled
   ClipOptions clip;
   SuperBlock superblock = SuperBlock::none;  // ≠ none: grid is superblock_grid(superblock), params from its search
+  size_t superblock_refits = 1;  // K formats, gptq/beam: refit params from the swept codes and sweep again, ≤ this many times
   size_t beam_width = 4;       // K, method = beam only
   uint64_t seed = 0;           // seed of the per-sequence α draws (sample_alpha); the solve itself is deterministic
 };
@@ -102,6 +103,8 @@ struct LayerQuantResult {
   double damp_used = 0;                // δ after any escalation
   std::vector<std::string> damping_retries;  // one message per failed factorisation
   std::vector<uint32_t> dead_columns;  // columns with H_jj = 0
+  size_t refit_rows = 0;               // rows whose refit sweep lowered their loss (kept), over all refits
+  double refit_row_loss_before = 0;    // Σ row_loss / rows before any refit (compare with Σ row_loss / rows)
 };
 
 }  // namespace vkq::ref

@@ -54,11 +54,13 @@ double stored_half(double v, SuperBlock f, const char* what) {
   return h;
 }
 
-// Σ c (t − ŵ)² of rounding t to nearest against p on the INT grid of the format.
-double rounding_error(const double* t, const double* c, size_t g, const GroupParams& p, const GridSpec& grid) {
+// Σ c (t − ŵ)² of rounding t to nearest against p on the grid of the format, or, with codes given,
+// of those codes decoded with p (the refit scores parameters for the codes a sweep chose).
+double rounding_error(const double* t, const double* c, size_t g, const GroupParams& p, const GridSpec& grid,
+                      const int32_t* codes = nullptr) {
   double e = 0;
   for (size_t j = 0; j < g; ++j) {
-    const double r = t[j] - dequantize_code(quantize_value(t[j], p, grid), p, grid);
+    const double r = t[j] - dequantize_code(codes ? codes[j] : quantize_value(t[j], p, grid), p, grid);
     e += c[j] * r * r;
   }
   return e;
@@ -147,9 +149,11 @@ GroupParams fit_nonlinear(const double* t, const double* c, size_t g, const Grid
 int clamp_round(double x, int lo, int hi) { return int(std::clamp(std::floor(x + 0.5), double(lo), double(hi))); }
 
 // Quantizes the sub-block fits against super-block scale d (and dmin), then moves each sub-block's
-// integer scale/min by ±1 where its rounding error with the stored values drops. Returns Σ error.
+// integer scale/min by ±1 where its error with the stored values drops (rounding to nearest, or the
+// given codes). Returns Σ error.
 double quantize_superblock(const double* t, const double* c, const std::vector<GroupParams>& fit, const Format& fm,
-                           SuperBlock f, const GridSpec& grid, double d, double dmin, SuperBlockParams& out) {
+                           SuperBlock f, const GridSpec& grid, double d, double dmin, SuperBlockParams& out,
+                           const int32_t* codes) {
   out = SuperBlockParams{};
   out.d = d, out.dmin = dmin;
   double total = 0;
@@ -163,7 +167,8 @@ double quantize_superblock(const double* t, const double* c, const std::vector<G
         if (sc < fm.sc_lo || sc > fm.sc_hi || mn < 0 || mn > fm.mn_hi) continue;
         SuperBlockParams trial = out;
         trial.scale[k] = sc, trial.min[k] = mn;
-        const double err = rounding_error(t + k * fm.sub, c + k * fm.sub, fm.sub, subblock_params(trial, k, f), grid);
+        const double err = rounding_error(t + k * fm.sub, c + k * fm.sub, fm.sub, subblock_params(trial, k, f), grid,
+                                          codes ? codes + k * fm.sub : nullptr);
         if (best < 0 || err < best) best = err, out.scale[k] = sc, out.min[k] = mn;
       }
     total += best;
@@ -171,13 +176,10 @@ double quantize_superblock(const double* t, const double* c, const std::vector<G
   return total;
 }
 
-SuperBlockParams search_superblock(const double* t, const double* c, const Format& fm, SuperBlock f,
-                                   const GridSpec& grid) {
-  std::vector<GroupParams> fit(fm.subblocks());
-  for (size_t k = 0; k < fm.subblocks(); ++k)
-    fit[k] = fm.nonlinear ? fit_nonlinear(t + k * fm.sub, c + k * fm.sub, fm.sub, grid)
-             : fm.offset  ? fit_offset(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid)
-                          : fit_symmetric(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid);
+// The stored super-block closest to the unquantized sub-block fits: d (and dmin) mapping the extreme
+// fit onto the integer range, five d candidates, each sub-block's integers refined; codes as above.
+SuperBlockParams store_superblock(const double* t, const double* c, const std::vector<GroupParams>& fit,
+                                  const Format& fm, SuperBlock f, const GridSpec& grid, const int32_t* codes) {
   // The super-block scale that maps the extreme sub-block scale onto the top of the integer range.
   double ext = 0, omax = 0;
   for (const auto& p : fit) {
@@ -191,10 +193,65 @@ SuperBlockParams search_superblock(const double* t, const double* c, const Forma
   double best_err = -1;
   for (int r = -kDSteps; r <= kDSteps; ++r) {
     const double d = stored_half(d_base * (1 + kDStep * r), f, "scale d");
-    const double err = quantize_superblock(t, c, fit, fm, f, grid, d, dmin, trial);
+    const double err = quantize_superblock(t, c, fit, fm, f, grid, d, dmin, trial, codes);
     if (best_err < 0 || err < best_err) best_err = err, best = trial;
   }
   return best;
+}
+
+SuperBlockParams search_superblock(const double* t, const double* c, const Format& fm, SuperBlock f,
+                                   const GridSpec& grid) {
+  std::vector<GroupParams> fit(fm.subblocks());
+  for (size_t k = 0; k < fm.subblocks(); ++k)
+    fit[k] = fm.nonlinear ? fit_nonlinear(t + k * fm.sub, c + k * fm.sub, fm.sub, grid)
+             : fm.offset  ? fit_offset(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid)
+                          : fit_symmetric(t + k * fm.sub, c + k * fm.sub, fm.sub, fm, grid);
+  return store_superblock(t, c, fit, fm, f, grid, nullptr);
+}
+
+// The unquantized params of one sub-block that minimise Σ c (t − ŵ(u))² with its codes u held fixed
+// (ŵ = s·v(u) + mn, v the grid's value of a code at unit scale): weighted least squares, min ≤ 0 for
+// the offset formats. `keep` where the codes leave it undetermined (all equal, or no weight).
+GroupParams refit_subblock(const double* t, const double* c, const int32_t* u, size_t g, const Format& fm,
+                           const GridSpec& grid, const GroupParams& keep) {
+  const GroupParams unit{1, fm.offset ? 0.0 : double(fm.nmax()), 0};
+  double a = 0, b = 0, cc = 0, d = 0, e = 0;  // Σcv², Σcv, Σc, Σcvt, Σct
+  for (size_t j = 0; j < g; ++j) {
+    const double v = dequantize_code(u[j], unit, grid);
+    a += c[j] * v * v, b += c[j] * v, cc += c[j], d += c[j] * v * t[j], e += c[j] * t[j];
+  }
+  GroupParams p = keep;
+  if (!fm.offset) {
+    if (a > 0) p.scale = d / a;
+  } else {
+    const double det = a * cc - b * b;
+    double s = 0, mn = 0;
+    if (det > 0) s = (d * cc - b * e) / det, mn = (a * e - b * d) / det;
+    if (!(det > 0) || mn > 0) mn = 0, s = a > 0 ? d / a : 0;
+    if (s > 0) p = {s, 0, mn};
+  }
+  return std::isfinite(p.scale) && std::isfinite(p.min) ? p : keep;
+}
+
+SuperBlockParams refit_superblock(const double* t, const double* c, const int32_t* codes, const SuperBlockParams& now,
+                                  const Format& fm, SuperBlock f, const GridSpec& grid) {
+  std::vector<GroupParams> fit(fm.subblocks());
+  for (size_t k = 0; k < fm.subblocks(); ++k)
+    fit[k] = refit_subblock(t + k * fm.sub, c + k * fm.sub, codes + k * fm.sub, fm.sub, fm, grid,
+                            subblock_params(now, k, f));
+  try {
+    const SuperBlockParams next = store_superblock(t, c, fit, fm, f, grid, codes);
+    // Kept only where the stored refit fits these codes better than the params that produced them.
+    double e_now = 0, e_next = 0;
+    for (size_t k = 0; k < fm.subblocks(); ++k) {
+      const size_t o = k * fm.sub;
+      e_now += rounding_error(t + o, c + o, fm.sub, subblock_params(now, k, f), grid, codes + o);
+      e_next += rounding_error(t + o, c + o, fm.sub, subblock_params(next, k, f), grid, codes + o);
+    }
+    return e_next < e_now ? next : now;
+  } catch (const vkq::Error&) {
+    return now;  // a refit scale beyond fp16: keep the searched one
+  }
 }
 
 }  // namespace
@@ -255,15 +312,17 @@ GroupParams subblock_params(const SuperBlockParams& sb, size_t k, SuperBlock f) 
   return {sb.d * sb.scale[k], double(fm.nmax()), 0};
 }
 
-SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlock f, const double* column_weight) {
-  validate_superblock(f, n);
-  const Format fm = format_of(f);
-  const GridSpec grid = superblock_grid(f);
+namespace {
+
+void check_finite_target(const double* t, size_t m, size_t n, SuperBlock f) {
   for (size_t k = 0; k < m * n; ++k)
     if (!std::isfinite(t[k]))
       throw vkq::Error(std::string(superblock_name(f)) + ": non-finite weight " + std::to_string(t[k]) + " at row " +
                        std::to_string(k / n) + ", column " + std::to_string(k % n));
-  // Column weights with all-zero sub-blocks replaced by ones (no information: plain squared error).
+}
+
+// Column weights with all-zero sub-blocks replaced by ones (no information: plain squared error).
+std::vector<double> effective_weights(const double* column_weight, size_t n, const Format& fm) {
   std::vector<double> c(n, 1.0);
   if (column_weight)
     for (size_t j0 = 0; j0 < n; j0 += fm.sub) {
@@ -272,18 +331,24 @@ SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlo
       if (sum > 0)
         for (size_t j = j0; j < j0 + fm.sub; ++j) c[j] = std::max(0.0, column_weight[j]);
     }
+  return c;
+}
+
+// Runs solve_block(row, super-block) over all of them, rows split over the cores (the result does not
+// depend on the split), and fills the effective sub-block params.
+template <typename SolveBlock>
+SuperBlockSearch for_each_superblock(size_t m, size_t n, SuperBlock f, SolveBlock solve_block) {
+  const Format fm = format_of(f);
   const size_t nb = n / fm.columns;
   SuperBlockSearch out;
   out.blocks.resize(m * nb);
   out.params.resize(m * nb * fm.subblocks());
-  // Rows are independent: split them over the cores (the result does not depend on the split).
   const size_t workers = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 16);
   auto run_rows = [&](size_t r0, size_t r1) {
     for (size_t i = r0; i < r1; ++i)
       for (size_t b = 0; b < nb; ++b) {
-        const size_t col = b * fm.columns;
         SuperBlockParams& sb = out.blocks[i * nb + b];
-        sb = search_superblock(t + i * n + col, c.data() + col, fm, f, grid);
+        sb = solve_block(i, b);
         for (size_t k = 0; k < fm.subblocks(); ++k)
           out.params[(i * nb + b) * fm.subblocks() + k] = subblock_params(sb, k, f);
       }
@@ -306,6 +371,37 @@ SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlo
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   return out;
+}
+
+}  // namespace
+
+SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlock f, const double* column_weight) {
+  validate_superblock(f, n);
+  check_finite_target(t, m, n, f);
+  const Format fm = format_of(f);
+  const GridSpec grid = superblock_grid(f);
+  const std::vector<double> c = effective_weights(column_weight, n, fm);
+  return for_each_superblock(m, n, f, [&](size_t i, size_t b) {
+    const size_t col = i * n + b * fm.columns;
+    return search_superblock(t + col, c.data() + col % n, fm, f, grid);
+  });
+}
+
+SuperBlockSearch superblock_refit(const double* t, const int32_t* codes, size_t m, size_t n, SuperBlock f,
+                                  const double* column_weight, const std::vector<SuperBlockParams>& current) {
+  validate_superblock(f, n);
+  check_finite_target(t, m, n, f);
+  const Format fm = format_of(f);
+  const GridSpec grid = superblock_grid(f);
+  const size_t nb = n / fm.columns;
+  if (current.size() != m * nb)
+    throw vkq::Error(std::string(superblock_name(f)) + ": refit needs " + std::to_string(m * nb) +
+                     " current super-blocks, got " + std::to_string(current.size()));
+  const std::vector<double> c = effective_weights(column_weight, n, fm);
+  return for_each_superblock(m, n, f, [&](size_t i, size_t b) {
+    const size_t col = i * n + b * fm.columns;
+    return refit_superblock(t + col, c.data() + col % n, codes + col, current[i * nb + b], fm, f, grid);
+  });
 }
 
 }  // namespace vkq::ref

@@ -49,4 +49,11 @@ struct SuperBlockSearch {
 // super-block scale beyond fp16.
 SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlock f, const double* column_weight);
 
+// Refit from swept codes (m × n, original column order): per sub-block the (scale, min) minimising
+// Σ c_j (t_j − ŵ_j)² with the codes held fixed, stored as the format stores them (same d candidates and
+// ±1 refinement, scored with those codes). A super-block keeps `current` (m × n/256) unless the stored
+// refit fits its codes better, or where the refit would leave fp16. Same weights and errors as the search.
+SuperBlockSearch superblock_refit(const double* t, const int32_t* codes, size_t m, size_t n, SuperBlock f,
+                                  const double* column_weight, const std::vector<SuperBlockParams>& current);
+
 }  // namespace vkq::ref

@@ -178,6 +178,8 @@ expect_failure alpha-beta-below-one "--alpha-beta" \
 
 expect_failure alpha-beta-without-sampling "--alpha-mode sampled" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha-beta 2 "${SMALL[@]}"
+expect_failure k-refits-too-many "--k-refits 9: expected 0..8" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M -o "$OUT" --k-refits 9 "${SMALL[@]}"
 
 expect_failure scale-search-on-and-off "--no-scale-search" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --scale-search --no-scale-search "${SMALL[@]}"

@@ -65,6 +65,7 @@ struct Compared {
   double gpu_alpha_star = -1, ref_alpha_star = -1;
   size_t superblocks_differing = 0;  // super-blocks whose stored scales are not the reference's
   bool zero_row_is_zero = false;   // row 0 decodes to exactly 0
+  size_t gpu_refit_rows = 0, ref_refit_rows = 0;  // K formats: rows that kept a super-block refit
 };
 
 Compared run_both(const Problem& p, const ref::LayerQuantOptions& o, uint32_t layers = 1) {
@@ -95,6 +96,8 @@ Compared run_both(const Problem& p, const ref::LayerQuantOptions& o, uint32_t la
   c.loss_rel = std::abs(out[0].loss - want.loss) / want.loss;
   c.gpu_alpha_star = out[0].alpha_star;
   c.ref_alpha_star = want.alpha_star;
+  c.gpu_refit_rows = out[0].refit_rows;
+  c.ref_refit_rows = want.refit_rows;
   EXPECT_EQ(out[0].superblocks.size(), want.superblocks.size());
   for (size_t b = 0; b < std::min(want.superblocks.size(), out[0].superblocks.size()); ++b)
     c.superblocks_differing += out[0].superblocks[b].d != want.superblocks[b].d ||
@@ -251,6 +254,7 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
   auto awkward = p;
   std::fill(awkward.w.begin(), awkward.w.begin() + 256, 0.0f);
   awkward.w[256 + 77] = 40.0f;
+  size_t gpu_refit_rows = 0, ref_refit_rows = 0;
   for (ref::SuperBlock f : {ref::SuperBlock::Q2_K, ref::SuperBlock::Q3_K, ref::SuperBlock::Q4_K, ref::SuperBlock::Q5_K,
                             ref::SuperBlock::Q6_K, ref::SuperBlock::IQ4_NL, ref::SuperBlock::IQ4_XS}) {
     for (ref::Method method : {ref::Method::rtn, ref::Method::gptq, ref::Method::beam}) {
@@ -269,12 +273,17 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
       EXPECT_LE(c.superblocks_differing, 1u) << what;
       EXPECT_LE(c.loss_rel, c.superblocks_differing == 0 ? 5e-3 : 5e-2)
           << what << " gpu " << c.gpu_loss << " ref " << c.ref_loss;
+      // The refit (default: once) keeps a row by comparing its two sweeps' losses, fp32 on the device.
+      EXPECT_LE(std::max(c.gpu_refit_rows, c.ref_refit_rows) - std::min(c.gpu_refit_rows, c.ref_refit_rows), 1u) << what;
+      gpu_refit_rows += c.gpu_refit_rows, ref_refit_rows += c.ref_refit_rows;
       const auto a = run_both(awkward, o, 1);
       EXPECT_GE(a.code_agreement, 0.9) << what << " awkward";
       EXPECT_LE(a.superblocks_differing, 1u) << what << " awkward";
       EXPECT_TRUE(a.zero_row_is_zero) << what << " awkward";
     }
   }
+  EXPECT_GT(gpu_refit_rows, 0u);  // the device's refit path ran and kept rows
+  EXPECT_GT(ref_refit_rows, 0u);
 }
 
 TEST(LayerQuantizer, GptqBeatsRtnOnCorrelatedInputs) {

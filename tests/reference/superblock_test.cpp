@@ -162,6 +162,111 @@ TEST_P(SuperBlockSearchTest, GptqOnTheSuperBlockGridBeatsRtn) {
   EXPECT_THROW(quantize_layer(w, m, n, cal.h, o), Error);
 }
 
+// Σ c (t − ŵ)² of fixed codes decoded with the given effective params.
+double fixed_code_error(const std::vector<double>& t, const std::vector<int32_t>& codes, size_t n, SuperBlock f,
+                        const std::vector<GroupParams>& p, const std::vector<double>& c, size_t row, size_t col0,
+                        size_t cols) {
+  const GridSpec grid = superblock_grid(f);
+  const size_t g = superblock_subblock_columns(f), gpr = n / g;
+  double err = 0;
+  for (size_t j = col0; j < col0 + cols; ++j) {
+    const double r = t[row * n + j] - dequantize_code(codes[row * n + j], p[row * gpr + j / g], grid);
+    err += c[j] * r * r;
+  }
+  return err;
+}
+
+// Codes rounded against 0.8× the searched scales decode 25 % too large with those scales: the refit
+// finds scales that fit them, stores them as the format does, and never fits a super-block worse.
+TEST_P(SuperBlockSearchTest, RefitFitsTheSweptCodes) {
+  const SuperBlock f = GetParam();
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t m = 6, n = 512;
+  std::vector<double> t(m * n), c(n);
+  std::normal_distribution<double> nd(0.0, 0.05);
+  for (auto& v : t) v = nd(rng);
+  for (auto& v : c) v = std::exp(nd(rng) / 0.05);
+  const SuperBlockSearch now = superblock_search(t.data(), m, n, f, c.data());
+  std::vector<GroupParams> shrunk = now.params;
+  for (auto& p : shrunk) p.scale *= 0.8;
+  const GridSpec grid = superblock_grid(f);
+  std::vector<int32_t> codes = encode_with_params(t.data(), m, n, grid, shrunk).codes;
+  for (size_t k = 0; k < 64; ++k) codes[k] = code_range(grid).lo;  // and an awkward run at the bottom
+
+  std::vector<int32_t> poisoned = codes;
+  const SuperBlockSearch refit = superblock_refit(t.data(), codes.data(), m, n, f, c.data(), now.blocks);
+  EXPECT_EQ(codes, poisoned);  // the codes are read, not changed
+  const size_t sbc = superblock_columns(f), nb = n / sbc, ns = sbc / superblock_subblock_columns(f);
+  ASSERT_EQ(refit.blocks.size(), m * nb);
+  ASSERT_EQ(refit.params.size(), m * nb * ns);
+  double before = 0, after = 0;
+  for (size_t i = 0; i < m; ++i)
+    for (size_t b = 0; b < nb; ++b) {
+      const SuperBlockParams& sb = refit.blocks[i * nb + b];
+      EXPECT_EQ(sb.d, double(round_to_half(float(sb.d))));
+      EXPECT_EQ(sb.dmin, double(round_to_half(float(sb.dmin))));
+      for (size_t k = 0; k < ns; ++k) {
+        const GroupParams p = subblock_params(sb, k, f);
+        EXPECT_EQ(refit.params[(i * nb + b) * ns + k].scale, p.scale);
+        EXPECT_EQ(refit.params[(i * nb + b) * ns + k].min, p.min);
+      }
+      const double e0 = fixed_code_error(t, codes, n, f, now.params, c, i, b * sbc, sbc);
+      const double e1 = fixed_code_error(t, codes, n, f, refit.params, c, i, b * sbc, sbc);
+      EXPECT_LE(e1, e0) << "row " << i << ", super-block " << b;
+      before += e0, after += e1;
+    }
+  EXPECT_LT(after, 0.8 * before) << superblock_name(f);
+
+  std::vector<SuperBlockParams> short_current(now.blocks.begin(), now.blocks.end() - 1);
+  EXPECT_THROW(superblock_refit(t.data(), codes.data(), m, n, f, c.data(), short_current), Error);
+  t[7] = std::nan("");
+  EXPECT_THROW(superblock_refit(t.data(), codes.data(), m, n, f, c.data(), now.blocks), Error);
+}
+
+// Refit and sweep again: each row keeps the better of its two sweeps, so no row's loss rises, the
+// kept rows are consistent (codes, params, super-blocks, Q), and on correlated inputs some row gains.
+TEST_P(SuperBlockSearchTest, RefitSweepNeverRaisesARowsLoss) {
+  const SuperBlock f = GetParam();
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const size_t m = 16, n = 512;
+  const test::Calibration cal = test::correlated_calibration(rng, n, 1200);
+  const std::vector<float> w = test::normal_weights(rng, m, n);
+  for (const Method method : {Method::gptq, Method::beam}) {
+    LayerQuantOptions o;
+    o.superblock = f;
+    o.grid = superblock_grid(f);
+    o.method = method;
+    o.beam_width = 2;
+    o.superblock_refits = 0;
+    const LayerQuantResult plain = quantize_layer(w, m, n, cal.h, o);
+    EXPECT_EQ(plain.refit_rows, 0u);
+    o.superblock_refits = 2;
+    const LayerQuantResult refit = quantize_layer(w, m, n, cal.h, o);
+    double sum_plain = 0, sum_refit = 0;
+    for (size_t i = 0; i < m; ++i) {
+      EXPECT_LE(refit.row_loss[i], plain.row_loss[i]) << "row " << i;
+      sum_plain += plain.row_loss[i], sum_refit += refit.row_loss[i];
+    }
+    EXPECT_NEAR(refit.refit_row_loss_before, sum_plain / m, 1e-12 * sum_plain);
+    EXPECT_GT(refit.refit_rows, 0u) << superblock_name(f);
+    EXPECT_LT(sum_refit, sum_plain) << superblock_name(f);
+    const GridSpec grid = superblock_grid(f);
+    const size_t g = superblock_subblock_columns(f), gpr = n / g, sbc = superblock_columns(f);
+    for (size_t i = 0; i < m; ++i)
+      for (size_t j = 0; j < n; ++j) {
+        const GroupParams& p = refit.params[i * gpr + j / g];
+        const GroupParams sp = subblock_params(refit.superblocks[(i * n + j) / sbc], (j % sbc) / g, f);
+        ASSERT_EQ(p.scale, sp.scale) << i << "," << j;
+        ASSERT_EQ(p.min, sp.min) << i << "," << j;
+        ASSERT_EQ(refit.dequantized[i * n + j], dequantize_code(refit.codes[i * n + j], p, grid)) << i << "," << j;
+      }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(KFormats, SuperBlockSearchTest, ::testing::ValuesIn(kFormats),
                          [](const auto& info) { return std::string(superblock_name(info.param)); });
 
