@@ -62,24 +62,13 @@ SweepOnHost sweep_to_host(vk::Context& ctx, GbsSolver& gbs, const GbsProblem& pb
 bool refit_superblocks(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, const std::vector<double>& td,
                        const std::vector<double>& importance, const ref::LayerQuantOptions& o, LayerQuantOutput& out) {
   const uint32_t m = out.rows, n = out.cols;
-  const size_t gpr = out.groups_per_row, nb = n / ref::superblock_columns(o.superblock);
   out.refit_row_loss_before = std::accumulate(out.row_loss.begin(), out.row_loss.end(), 0.0) / double(m);
   for (size_t pass = 0; pass < o.superblock_refits; ++pass) {
     ref::SuperBlockSearch refit =
         ref::superblock_refit(td.data(), out.codes.data(), m, n, o.superblock, importance.data(), out.superblocks);
     const vk::Buffer params = vk::upload_new(ctx, kernels::params_to_device(refit.params, o.grid.format), out.name + " refit params");
     pb.static_params = &params;
-    const SweepOnHost s = sweep_to_host(ctx, gbs, pb, m, n);
-    size_t improved = 0;
-    for (size_t i = 0; i < m; ++i) {
-      if (!(s.row_loss[i] < out.row_loss[i])) continue;
-      ++improved;
-      out.row_loss[i] = s.row_loss[i];
-      std::copy_n(s.codes.begin() + i * n, n, out.codes.begin() + i * n);
-      std::copy_n(s.dequantized.begin() + i * n, n, out.dequantized.begin() + i * n);
-      std::copy_n(s.params.begin() + i * gpr, gpr, out.params.begin() + i * gpr);
-      std::copy_n(refit.blocks.begin() + i * nb, nb, out.superblocks.begin() + i * nb);
-    }
+    const size_t improved = ref::adopt_better_rows(out, sweep_to_host(ctx, gbs, pb, m, n), refit, o.superblock);
     out.refit_rows += improved;
     if (improved == 0) break;
   }

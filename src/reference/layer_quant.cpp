@@ -57,21 +57,11 @@ void validate_options(const LayerQuantOptions& o, size_t n) {
 template <class Sweep>
 void refit_superblocks(LayerQuantResult& res, const std::vector<double>& t, const LayerQuantOptions& o,
                        const std::vector<double>& importance, Sweep sweep) {
-  const size_t m = res.rows, n = res.cols, gpr = res.groups_per_row, nb = n / superblock_columns(o.superblock);
+  const size_t m = res.rows, n = res.cols;
   res.refit_row_loss_before = std::accumulate(res.row_loss.begin(), res.row_loss.end(), 0.0) / double(m);
   for (size_t pass = 0; pass < o.superblock_refits; ++pass) {
     SuperBlockSearch refit = superblock_refit(t.data(), res.codes.data(), m, n, o.superblock, importance.data(), res.superblocks);
-    const SweepResult s = sweep(refit.params);
-    size_t improved = 0;
-    for (size_t i = 0; i < m; ++i) {
-      if (!(s.row_loss[i] < res.row_loss[i])) continue;
-      ++improved;
-      res.row_loss[i] = s.row_loss[i];
-      std::copy_n(s.codes.begin() + i * n, n, res.codes.begin() + i * n);
-      std::copy_n(s.dequantized.begin() + i * n, n, res.dequantized.begin() + i * n);
-      std::copy_n(s.params.begin() + i * gpr, gpr, res.params.begin() + i * gpr);
-      std::copy_n(refit.blocks.begin() + i * nb, nb, res.superblocks.begin() + i * nb);
-    }
+    const size_t improved = adopt_better_rows(res, sweep(refit.params), refit, o.superblock);
     res.refit_rows += improved;
     if (improved == 0) break;
   }
