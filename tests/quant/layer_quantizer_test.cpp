@@ -275,9 +275,12 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
       // The search sees diag H̃ in fp32 on the device: a near-tie between two super-block scales may resolve the
       // other way (at most one of the 6 super-blocks), and then the solves differ by more than rounding.
       const std::string what = std::string(ref::superblock_name(f)) + " method " + std::to_string(int(method));
+      // The refit's keep-or-not decision compares two fp32 losses on the device: when it flips for a row, all of
+      // that row's blocks differ (IQ4_NL: 8 blocks of 32 per row here; seed 8548729847326052794 at subgroup 4).
+      const size_t one_row = 256 / ref::superblock_columns(f);
       const auto c = run_both(p, o, 2);
       EXPECT_GE(c.code_agreement, 0.9) << what;
-      EXPECT_LE(c.superblocks_differing, 1u) << what;
+      EXPECT_LE(c.superblocks_differing, one_row) << what;
       EXPECT_LE(c.loss_rel, c.superblocks_differing == 0 ? 5e-3 : 5e-2)
           << what << " gpu " << c.gpu_loss << " ref " << c.ref_loss;
       // The refit (default: once) keeps a row by comparing its two sweeps' losses, fp32 on the device.
@@ -285,7 +288,7 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
       gpu_refit_rows += c.gpu_refit_rows, ref_refit_rows += c.ref_refit_rows;
       const auto a = run_both(awkward, o, 1);
       EXPECT_GE(a.code_agreement, 0.9) << what << " awkward";
-      EXPECT_LE(a.superblocks_differing, 1u) << what << " awkward";
+      EXPECT_LE(a.superblocks_differing, one_row) << what << " awkward";
       EXPECT_TRUE(a.zero_row_is_zero) << what << " awkward";
     }
   }
