@@ -108,6 +108,14 @@ class VKQ_API Cancelled : public Error {
 // so the figure is directly comparable with llama.cpp's "Final estimate: PPL".
 enum class PerplexityProtocol { Windows, Llama };
 
+// Device time of one kernel over a run (options `profile`): GPU timestamps written before and after every
+// dispatch and transfer. Empty when not asked for or when the device's queue has no timestamps.
+struct KernelTime {
+  std::string kernel;          // shaders/<kernel>.comp; "copy" and "fill" are transfers
+  uint64_t dispatches = 0;
+  double device_seconds = 0;
+};
+
 struct PerplexityOptions {
   std::string model_path;      // GGUF (any type vkquant reads, including its own output), a Hugging Face
                                // checkpoint folder, or llama2.c .bin
@@ -118,6 +126,7 @@ struct PerplexityOptions {
   uint32_t max_windows = 0;    // 0 = all (Llama: llama-perplexity's --chunks)
   PerplexityProtocol protocol = PerplexityProtocol::Windows;
   std::string device;          // selector, as for list_devices
+  bool profile = false;        // time every kernel on the device (KernelTime); costs a little time
 };
 
 struct PerplexityResult {
@@ -128,6 +137,7 @@ struct PerplexityResult {
   uint32_t ctx = 0;
   std::string device;
   double seconds = 0;
+  std::vector<KernelTime> profile;  // the most device time first (options.profile)
 };
 
 // ---- quantization ------------------------------------------------------------------------
@@ -192,6 +202,7 @@ struct QuantizeOptions {
   std::string activations = "f32";
 
   std::string device;
+  bool profile = false;         // time every kernel on the device (QuantizeResult::profile, the report)
   bool write_report = true;     // OUT.json beside the output
   // Also write the calibration statistics as a llama.cpp imatrix (GGUF imatrix format): for every
   // calibrated tensor the sum of squared input activations over the calibration tokens, so that
@@ -232,6 +243,7 @@ struct QuantizeResult {
   uint64_t calibration_tokens = 0;
   bool evaluated = false;
   PerplexityResult evaluation;  // of the quantized model, when eval_text_path was given
+  std::vector<KernelTime> profile;  // the whole run, evaluation included; the most device time first (options.profile)
 };
 
 // ---- conversion -------------------------------------------------------------------------

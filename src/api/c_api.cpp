@@ -115,6 +115,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"activations", string_field(&O::activations)},
       {"device", string_field(&O::device)},
       {"write_report", bool_field(&O::write_report)},
+      {"profile", bool_field(&O::profile)},
       {"imatrix_out_path", string_field(&O::imatrix_out_path)},
       {"eval_text_path", string_field(&O::eval_text_path)},
       {"eval_begin", double_field(&O::eval_begin)},
@@ -201,6 +202,11 @@ std::string quantize_result_json(const vkq::QuantizeResult& r) {
                       {"calibration_tokens", r.calibration_tokens},
                       {"evaluated", r.evaluated}};
   if (r.evaluated) j["evaluation"] = perplexity_json(r.evaluation);
+  if (!r.profile.empty()) {
+    j["profile"] = nlohmann::json::array();
+    for (const auto& k : r.profile)
+      j["profile"].push_back({{"kernel", k.kernel}, {"dispatches", k.dispatches}, {"device_seconds", k.device_seconds}});
+  }
   return j.dump(2);
 }
 

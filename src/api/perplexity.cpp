@@ -1,6 +1,7 @@
 // Public perplexity (vkquant.hpp): open the model on the chosen device and score the text.
 #include <cmath>
 
+#include "calibrate/kernel_times.hpp"
 #include "calibrate/model_source.hpp"
 #include "calibrate/perplexity_eval.hpp"
 #include "forward/transformer_model.hpp"
@@ -16,6 +17,7 @@ PerplexityResult perplexity(const PerplexityOptions& options, const ProgressCall
   std::string text = calibrate::read_text_range(options.text_path, options.text_begin, options.text_end);
   vk::ContextOptions co;
   co.device = options.device;
+  co.profile = options.profile;
   vk::Context vkctx(co);
   forward::TransformerModel model(vkctx, src.weights, [&](uint32_t) { tracker.check_cancelled(); });
   tracker.begin("tokenize", options.text_path, 1, 1);
@@ -31,6 +33,7 @@ PerplexityResult perplexity(const PerplexityOptions& options, const ProgressCall
   r.ctx = ctx;
   r.device = vkctx.probe().name;
   r.seconds = tracker.elapsed_seconds();
+  r.profile = calibrate::kernel_times(vkctx.profile());
   return r;
 }
 

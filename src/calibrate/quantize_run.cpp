@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "calibrate/calibration_data.hpp"
+#include "calibrate/kernel_times.hpp"
 #include "calibrate/model_source.hpp"
 #include "calibrate/perplexity_eval.hpp"
 #include "calibrate/progress_tracker.hpp"
@@ -223,24 +224,22 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model_q_->prepare(batch);
     vk::Buffer xin = model_q_->make_activations(c.tokens, "calibration input");
-    vk::Buffer xout = model_q_->make_activations(c.tokens, "calibration output");
     xq_.upload(*ctx_, xin, c.first_token, c.tokens);
     const uint32_t width = group_input_width(model_q_->config(), stage.group);
     // The full-precision chain's input of this group, kept for the cross-Gram (α ≠ 0).
     vk::Buffer xf_group;
     std::optional<forward::DeviceBatch> dbf;
-    vk::Buffer xf_in, xf_out;
+    vk::Buffer xf_in;
     if (cross) {
       dbf.emplace(model_f_->prepare(batch));
       xf_in = model_f_->make_activations(c.tokens, "full-precision input");
-      xf_out = model_f_->make_activations(c.tokens, "full-precision output");
       xf_.upload(*ctx_, xf_in, c.first_token, c.tokens);
       xf_group = vk::Buffer(*ctx_, uint64_t(c.tokens) * width * 4, vk::MemoryUse::Device, "full-precision group input");
       forward::CaptureFn keep = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens, uint32_t cols) {
         if (g == stage.group) s.copy(x, xf_group, uint64_t(tokens) * cols * 4);
       };
       vk::Stream s(*ctx_);
-      model_f_->forward_block(s, block, xf_in, *dbf, xf_out, &keep);
+      model_f_->forward_block(s, block, xf_in, *dbf, xf_in, &keep, nullptr, stage.group);
       s.submit_and_wait();
     }
     forward::CaptureFn accumulate = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens,
@@ -250,7 +249,7 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
       if (cross) accumulate_cross(s, *cross, xf_group, x, c, cols);
     };
     vk::Stream s(*ctx_);
-    model_q_->forward_block(s, block, xin, db, xout, &accumulate);
+    model_q_->forward_block(s, block, xin, db, xin, &accumulate, nullptr, stage.group);  // stops at the capture
     s.submit_and_wait();
     tracker_->advance(double(c.tokens));
   }
@@ -730,6 +729,7 @@ QuantizeResult Driver::run() {
 
   vk::ContextOptions co;
   co.device = opt_.device;
+  co.profile = opt_.profile;
   ctx_ = std::make_unique<vk::Context>(co);
   const auto cancel_point = [this](uint32_t) { tracker_->check_cancelled(); };
   model_q_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point);
@@ -792,6 +792,7 @@ QuantizeResult Driver::run() {
   result.peak_device_bytes = ctx_->peak_allocated_bytes();
   result.peak_host_bytes = peak_resident_bytes();
   result.seconds = tracker_->elapsed_seconds();
+  result.profile = kernel_times(ctx_->profile());
   if (!target_.generic && opt_.write_report) {
     RunReport rep;
     rep.settings = settings_;
@@ -800,6 +801,7 @@ QuantizeResult Driver::run() {
     rep.total_seconds = result.seconds;
     rep.peak_device_bytes = result.peak_device_bytes;
     rep.peak_host_bytes = result.peak_host_bytes;
+    rep.profile = result.profile;
     rep.calibration_notes = calib_.notes;
     rep.plan_notes = plan_.notes;
     for (const auto& t : plan_.tensors) {

@@ -68,7 +68,7 @@ std::string run_report_json(const RunReport& report) {
     if (t.alpha_star && std::isfinite(*t.alpha_star)) tensors.back()["alpha_star"] = *t.alpha_star;
     if (t.k_refit_rows) tensors.back()["k_refit_rows"] = *t.k_refit_rows;
   }
-  const nlohmann::json j = {
+  nlohmann::json j = {
       {"vkquant_version", report.settings.vkquant_version},
       {"input", report.input},
       {"output", report.output},
@@ -80,6 +80,11 @@ std::string run_report_json(const RunReport& report) {
       {"calibration_notes", report.calibration_notes},
       {"plan_notes", report.plan_notes},
   };
+  if (!report.profile.empty()) {
+    j["profile"] = nlohmann::json::array();
+    for (const auto& k : report.profile)
+      j["profile"].push_back({{"kernel", k.kernel}, {"dispatches", k.dispatches}, {"device_seconds", k.device_seconds}});
+  }
   // replace: a non-UTF-8 byte in a path or note must not make the report unwritable
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -10,6 +10,7 @@
 
 #include "io/output_plan.hpp"
 #include "io/quantized_gguf_writer.hpp"
+#include "vkquant/vkquant.hpp"
 
 namespace vkq::calibrate {
 
@@ -36,6 +37,7 @@ struct RunReport {
   uint64_t peak_host_bytes = 0;  // peak RSS of the process
   std::vector<std::string> calibration_notes;
   std::vector<std::string> plan_notes;
+  std::vector<KernelTime> profile;  // with --profile: device time per kernel, the most first
 };
 
 // One entry per planned tensor with name, type, rows, cols, fallback reason and the method
@@ -44,7 +46,7 @@ std::vector<TensorReport> tensor_reports_from_plan(const io::OutputPlan& plan, c
 
 // The report as JSON text (keys: vkquant_version, input, output, settings{...}, tensors[{name,
 // type, method, loss, rows, cols, seconds, fallback_reason, damping_retries, [alpha_star], [k_refit_rows]}], total_seconds,
-// peak_device_bytes, calibration_notes, plan_notes). A non-finite loss is written as null.
+// peak_device_bytes, calibration_notes, plan_notes, [profile[{kernel, dispatches, device_seconds}]]). A non-finite loss is written as null.
 std::string run_report_json(const RunReport& report);
 
 // OUT + ".json".

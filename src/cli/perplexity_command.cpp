@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/interrupt_guard.hpp"
+#include "cli/profile_table.hpp"
 #include "cli/progress_printer.hpp"
 #include "cli/range_option.hpp"
 #include "vkquant/vkquant.hpp"
@@ -36,6 +37,8 @@ void add_perplexity_command(CLI::App& app) {
       ->check(CLI::IsMember({"windows", "llama"}));
   cmd->add_option("--device", opt.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
   cmd->add_flag("--json", json, "Print JSON progress events and the result as JSON on stdout");
+  cmd->add_flag("--profile", opt.profile,
+                "Time every kernel on the device (GPU timestamps) and print device seconds per kernel");
   cmd->callback([] {
     parse_range_option("--range", range, opt.text_begin, opt.text_end);
     opt.protocol = protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
@@ -49,15 +52,16 @@ void add_perplexity_command(CLI::App& app) {
     }
     printer.end();
     if (json) {
-      std::printf("%s\n", nlohmann::json{{"event", "result"}, {"schema", kJsonEventsSchema}, {"perplexity", r.perplexity}, {"mean_nll", r.mean_nll},
-                                         {"windows", r.windows}, {"tokens", r.tokens}, {"ctx", r.ctx}, {"protocol", protocol},
-                                         {"device", r.device}, {"seconds", r.seconds}}
-                              .dump()
-                              .c_str());
+      nlohmann::json j{{"event", "result"}, {"schema", kJsonEventsSchema}, {"perplexity", r.perplexity},
+                       {"mean_nll", r.mean_nll}, {"windows", r.windows}, {"tokens", r.tokens}, {"ctx", r.ctx},
+                       {"protocol", protocol}, {"device", r.device}, {"seconds", r.seconds}};
+      if (opt.profile) j["profile"] = profile_json(r.profile);
+      std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("perplexity %.4f  (mean NLL %.5f nats over %llu tokens in %llu %s of %u; %s; %.1f s)\n",
                   r.perplexity, r.mean_nll, (unsigned long long)r.tokens, (unsigned long long)r.windows,
                   protocol == "llama" ? "llama-perplexity chunks" : "windows", r.ctx, r.device.c_str(), r.seconds);
+      print_profile_table(r.profile, r.seconds, opt.profile);
     }
     exit_code() = 0;
   });

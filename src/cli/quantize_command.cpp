@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/interrupt_guard.hpp"
+#include "cli/profile_table.hpp"
 #include "cli/progress_printer.hpp"
 #include "cli/range_option.hpp"
 #include "vkquant/vkquant.hpp"
@@ -126,6 +127,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--device", o.device, "Vulkan device index or name substring (default: best; VKQ_DEVICE)");
   cmd->add_flag("--force", o.force, "Overwrite OUT and OUT.json if they exist");
   cmd->add_flag("--no-report", no_report, "Do not write the run report OUT.json");
+  cmd->add_flag("--profile", o.profile,
+                "Time every kernel on the device (GPU timestamps) and print where the time went: device seconds per "
+                "kernel and the device's share of the wall time; also in OUT.json and --json's result");
   cmd->add_flag("--json", json, "JSON progress events and result on stdout (for programs)");
   cmd->add_flag("-q,--quiet", quiet, "No progress output");
   cmd->callback([cmd] {
@@ -169,9 +173,11 @@ void add_quantize_command(CLI::App& app) {
                           {"seconds", r.seconds}, {"peak_device_bytes", r.peak_device_bytes},
                           {"peak_host_bytes", r.peak_host_bytes}, {"tensors", t}};
       if (r.evaluated) j["perplexity"] = r.evaluation.perplexity;
+      if (o.profile) j["profile"] = profile_json(r.profile);
       std::printf("%s\n", j.dump().c_str());
     } else {
       print_summary(r);
+      print_profile_table(r.profile, r.seconds, o.profile);
     }
     exit_code() = 0;
   });

@@ -245,7 +245,8 @@ void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer
 }
 
 void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& d,
-                                     vk::Buffer& x_out, const CaptureFn* capture, KvCache* cache) {
+                                     vk::Buffer& x_out, const CaptureFn* capture, KvCache* cache,
+                                     std::optional<LinearGroup> stop_after) {
   const auto& c = config_;
   if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " out of range");
   if (!cache && d.kv_offset != 0) throw Error("transformer: a batch with a KV offset needs a KV cache");
@@ -257,15 +258,18 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   const uint32_t kv_off = cache ? d.kv_offset * c.kv_dim() : 0;  // elements
   const Block& b = *blocks_[block];
   const uint32_t n = d.tokens;
+  // Returns true when the pass ends at this group.
   auto captured = [&](LinearGroup g, const vk::Buffer& x, uint32_t cols) {
-    if (!capture || !*capture) return;
-    (*capture)(s, g, x, n, cols);
-    s.barrier();
+    if (capture && *capture) {
+      (*capture)(s, g, x, n, cols);
+      s.barrier();
+    }
+    return stop_after == g;
   };
   // Attention: norm -> q, k, v -> rope -> attention -> o -> residual.
   rms_norm_.run(s, x_in, b.attn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
   s.barrier();
-  captured(LinearGroup::AttnQkv, d.norm, c.dim);
+  if (captured(LinearGroup::AttnQkv, d.norm, c.dim)) return;
   linear(s, d.norm, b.linears[0], d.q, n, c.dim, c.q_dim());
   linear(s, d.norm, b.linears[1], kb, n, c.dim, c.kv_dim(), kv_off);
   linear(s, d.norm, b.linears[2], vb, n, c.dim, c.kv_dim(), kv_off);
@@ -294,7 +298,7 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   as.scale = float(c.attn_scale);
   attention_.run(s, d.q, kb, vb, d.att, swa ? d.ranges_swa : d.ranges, as);
   s.barrier();
-  captured(LinearGroup::AttnOutput, d.att, c.q_dim());
+  if (captured(LinearGroup::AttnOutput, d.att, c.q_dim())) return;
   linear(s, d.att, b.linears[3], d.proj, n, c.q_dim(), c.dim);
   s.barrier();
   if (c.post_norms) {  // gemma3: the attention output normalised before the residual add
@@ -306,13 +310,13 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   // FFN: norm -> gate, up -> swiglu -> down -> residual.
   rms_norm_.run(s, d.h, b.ffn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
   s.barrier();
-  captured(LinearGroup::FfnGateUp, d.norm, c.dim);
+  if (captured(LinearGroup::FfnGateUp, d.norm, c.dim)) return;
   linear(s, d.norm, b.linears[4], d.gate, n, c.dim, c.hidden_dim);
   linear(s, d.norm, b.linears[5], d.up, n, c.dim, c.hidden_dim);
   s.barrier();
   swiglu_.run(s, d.gate, d.up, d.gate, n * c.hidden_dim);
   s.barrier();
-  captured(LinearGroup::FfnDown, d.gate, c.hidden_dim);
+  if (captured(LinearGroup::FfnDown, d.gate, c.hidden_dim)) return;
   linear(s, d.gate, b.linears[6], d.proj, n, c.hidden_dim, c.dim);
   s.barrier();
   if (c.post_norms) {  // gemma3: the FFN output normalised before the residual add

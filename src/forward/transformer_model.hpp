@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,11 @@ class TransformerModel {
   // x_out = block(x_in); x_out may be x_in. capture (optional) sees the inputs of each linear group.
   // With a cache, K and V go to its rows [kv_offset, kv_offset + tokens) and the batch's key
   // ranges address cache rows; without one, kv_offset must be 0 and ranges address batch rows.
+  // With stop_after, the pass ends right after that group's capture (a calibration stage needs no
+  // more) and x_out is left unwritten.
   void forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& batch, vk::Buffer& x_out,
-                     const CaptureFn* capture = nullptr, KvCache* cache = nullptr);
+                     const CaptureFn* capture = nullptr, KvCache* cache = nullptr,
+                     std::optional<LinearGroup> stop_after = std::nullopt);
   // The final RMSNorm of all rows of x (tokens x dim) into batch.norm, which it returns: the input of
   // the output head, whose Gram matrix calibrates the head.
   const vk::Buffer& final_norm(vk::Stream& s, const vk::Buffer& x, DeviceBatch& batch);

@@ -14,6 +14,11 @@ struct Push {
   float scale;
 };
 constexpr uint32_t kMaxWg = 64;
+constexpr uint32_t kLanesPerWorkgroup = 64;  // LanePerRow
+// LanePerRow: tokens per invocation, so each key/value row loaded serves that many queries; fewer for
+// large heads, whose R·head_dim query and accumulator values each invocation holds.
+uint32_t tokens_per_lane(uint32_t hd4) { return std::clamp(32u / hd4, 1u, 8u); }
+constexpr uint32_t kSmallHeadDim = 16;      // Auto: heads up to this size take LanePerRow on any device
 constexpr uint32_t kMaxHeadDim = 1024;
 
 // Lanes per workgroup: a power of two <= 64 whose shared merge buffers (a vec4 accumulator row
@@ -36,14 +41,26 @@ std::vector<KeyRange> causal_ranges(const std::vector<uint32_t>& lengths) {
   return r;
 }
 
-Attention::Attention(vk::Context& ctx) : ctx_(ctx) {}
+Attention::Attention(vk::Context& ctx, RowForm form) : ctx_(ctx), form_(form) {}
 Attention::~Attention() = default;
 
+bool Attention::lane_per_row(uint32_t head_dim) const {
+  return kernels::lane_per_row(form_, ctx_.probe()) || (form_ == RowForm::Auto && head_dim <= kSmallHeadDim);
+}
+
 const vk::Kernel& Attention::kernel(uint32_t head_dim, bool vec4) {
-  const uint32_t hd4 = (head_dim + 3) / 4, wg = workgroup_for(hd4, ctx_.probe().max_shared_memory);
-  auto& k = kernels_[uint64_t(hd4) * 2 + vec4];
-  if (!k)
+  const uint32_t hd4 = (head_dim + 3) / 4;
+  const bool rows = lane_per_row(head_dim);
+  auto& k = kernels_[(uint64_t(hd4) * 2 + vec4) * 2 + rows];
+  if (k) return *k;
+  if (rows) {
+    const uint32_t wg = std::min(kLanesPerWorkgroup, ctx_.probe().max_workgroup_invocations);
+    k = std::make_unique<vk::Kernel>(
+        ctx_, vk::KernelDesc{"attention_rows", 8, sizeof(Push), {wg, hd4, vec4 ? 1u : 0u, tokens_per_lane(hd4)}});
+  } else {
+    const uint32_t wg = workgroup_for(hd4, ctx_.probe().max_shared_memory);
     k = std::make_unique<vk::Kernel>(ctx_, vk::KernelDesc{"attention", 8, sizeof(Push), {wg, hd4, vec4 ? 1u : 0u}});
+  }
   return *k;
 }
 
@@ -72,7 +89,13 @@ void Attention::run(vk::Stream& s, const vk::Buffer& q, const vk::Buffer& k, con
   // vec4 loads need every q/k/v row start aligned to 4 elements.
   const bool vec4 = sh.head_dim % 4 == 0 && sh.q_off % 4 == 0 && qs % 4 == 0 && sh.k_off % 4 == 0 &&
                     sh.v_off % 4 == 0 && kvs % 4 == 0;
-  s.dispatch(kernel(sh.head_dim, vec4), {&q, &k, &v, &out, &ranges, &q, &k, &v}, push, sh.tokens * sh.heads);
+  const vk::Kernel& kern = kernel(sh.head_dim, vec4);
+  uint32_t groups = sh.tokens * sh.heads;  // WorkgroupPerRow: one (token, head) per workgroup
+  if (lane_per_row(sh.head_dim)) {  // spec: {lanes per workgroup, hd4, vec4, tokens per lane}
+    const uint64_t lanes = uint64_t((sh.tokens + kern.desc().spec[3] - 1) / kern.desc().spec[3]) * sh.heads;
+    groups = uint32_t((lanes + kern.desc().spec[0] - 1) / kern.desc().spec[0]);
+  }
+  s.dispatch(kern, {&q, &k, &v, &out, &ranges, &q, &k, &v}, push, groups);
 }
 
 }  // namespace vkq::kernels

@@ -1,5 +1,5 @@
-// Host wrapper of shaders/attention.comp: softmax(q kᵀ / sqrt(head_dim)) v per (token, head) over
-// each token's own range of key rows, grouped-query (heads share kv_heads K/V heads).
+// Host wrapper of shaders/attention.comp and attention_rows.comp: softmax(q kᵀ / sqrt(head_dim)) v per
+// (token, head) over each token's own range of key rows, grouped-query (heads share kv_heads K/V heads).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/row_form.hpp"
 #include "vk/buffer.hpp"
 #include "vk/context.hpp"
 #include "vk/kernel.hpp"
@@ -33,18 +34,23 @@ struct KeyRange {
 // Causal ranges for consecutive sequences of the given lengths packed one after another.
 std::vector<KeyRange> causal_ranges(const std::vector<uint32_t>& sequence_lengths);
 
+// Forms (row_form.hpp): WorkgroupPerRow (attention.comp), a workgroup per (token, head), its lanes
+// splitting the keys; LanePerRow (attention_rows.comp), an invocation per few tokens of one head, each
+// key row loaded once for all of them. Auto also takes LanePerRow for heads of at most 16 on any device.
 class Attention {
  public:
-  explicit Attention(vk::Context& ctx);
+  explicit Attention(vk::Context& ctx, RowForm form = RowForm::Auto);
   ~Attention();
   // ranges: tokens KeyRange values (uint32 pairs) on the device; an empty range gives zeros.
   void run(vk::Stream& s, const vk::Buffer& q, const vk::Buffer& k, const vk::Buffer& v, vk::Buffer& out,
            const vk::Buffer& ranges, const AttentionShape& shape);
 
  private:
+  bool lane_per_row(uint32_t head_dim) const;
   const vk::Kernel& kernel(uint32_t head_dim, bool vec4);
   vk::Context& ctx_;
-  std::map<uint64_t, std::unique_ptr<vk::Kernel>> kernels_;  // by (head_dim / 4 rounded up, vec4 loads)
+  RowForm form_;
+  std::map<uint64_t, std::unique_ptr<vk::Kernel>> kernels_;  // by (form, head_dim / 4 rounded up, vec4 loads)
 };
 
 }  // namespace vkq::kernels

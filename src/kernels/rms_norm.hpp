@@ -1,9 +1,11 @@
-// Host wrapper of shaders/rms_norm.comp: y = x / sqrt(mean(x^2) + eps) * w per row (LLaMA RMSNorm).
+// Host wrapper of shaders/rms_norm.comp (a workgroup per row) and rms_norm_rows.comp (a lane per row,
+// row_form.hpp): y = x / sqrt(mean(x^2) + eps) * w per row (LLaMA RMSNorm).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 
+#include "kernels/row_form.hpp"
 #include "vk/buffer.hpp"
 #include "vk/context.hpp"
 #include "vk/kernel.hpp"
@@ -20,13 +22,14 @@ struct RmsNormShape {
 
 class RmsNorm {
  public:
-  explicit RmsNorm(vk::Context& ctx);
+  explicit RmsNorm(vk::Context& ctx, RowForm form = RowForm::Auto);
   ~RmsNorm();
-  // x: rows x cols (strided), w: cols, y: rows x cols (strided; must not overlap x).
+  // x: rows x cols (strided), w: cols, y: rows x cols (strided; y may be x, row for row, not otherwise overlap it).
   void run(vk::Stream& s, const vk::Buffer& x, const vk::Buffer& w, vk::Buffer& y, const RmsNormShape& shape);
 
  private:
   std::unique_ptr<vk::Kernel> kernel_;
+  uint32_t rows_per_group_ = 1;
 };
 
 }  // namespace vkq::kernels

@@ -23,14 +23,17 @@ namespace vkq::selftest {
 
 std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng) {
   std::vector<SelftestRow> rows;
-  {  // rms_norm: 33 rows of 1000
-    const uint32_t r = 33, c = 1000;
+  // Both row forms on every device: a driver test exercises each shader whatever Auto would pick.
+  const std::pair<kernels::RowForm, const char*> forms[] = {{kernels::RowForm::WorkgroupPerRow, ""},
+                                                            {kernels::RowForm::LanePerRow, "_rows"}};
+  for (const auto& [form, suffix] : forms) {  // rms_norm: 93 rows of 1000
+    const uint32_t r = 93, c = 1000;
     auto x = uniform(rng, size_t(r) * c, -2, 2), w = uniform(rng, c, 0.5f, 1.5f);
     auto xb = vk::upload_new(ctx, x, "x"), wb = vk::upload_new(ctx, w, "w");
     auto yb = vk::upload_new(ctx, nan_filled(x.size()), "y");
-    kernels::RmsNorm k(ctx);
+    kernels::RmsNorm k(ctx, form);
     rows.push_back(timed_row(
-        ctx, "rms_norm", "33x1000", 2e-6,  // fp32 sum of 1000 squares, one rsqrt
+        ctx, std::string("rms_norm") + suffix, "93x1000", 2e-6,  // fp32 sum of 1000 squares, one rsqrt
         [&](vk::Stream& s) { k.run(s, xb, wb, yb, {r, c, 0, 0, 0, 0, 1e-5f}); },
         [&] {
           return relative_error(vk::download_all<float>(ctx, yb, x.size()), ref::rms_norm_ref(to_d(x), to_d(w), r, c, 1e-5));
@@ -52,7 +55,7 @@ std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng
           return relative_error(vk::download_all<float>(ctx, xb, x.size()), want);
         }));
   }
-  {  // attention: grouped-query, two packed causal sequences
+  for (const auto& [form, suffix] : forms) {  // attention: grouped-query, two packed causal sequences
     const uint32_t heads = 8, kvh = 2, hd = 33;
     const std::vector<uint32_t> lens = {100, 29};
     const auto ranges = kernels::causal_ranges(lens);
@@ -63,9 +66,9 @@ std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng
     auto ob = vk::upload_new(ctx, nan_filled(q.size()), "out"), rb = vk::upload_new(ctx, ranges, "ranges");
     kernels::AttentionShape sh;
     sh.tokens = t, sh.heads = heads, sh.kv_heads = kvh, sh.head_dim = hd, sh.kv_rows = t;
-    kernels::Attention att(ctx);
+    kernels::Attention att(ctx, form);
     rows.push_back(timed_row(
-        ctx, "attention", "129 tokens 8/2 heads d33", 2e-5,  // fp32 scores, exp and sums over <= 100 keys
+        ctx, std::string("attention") + suffix, "129 tokens 8/2 heads d33", 2e-5,  // fp32 scores, exp and sums over <= 100 keys
         [&](vk::Stream& s) { att.run(s, qb, kb, vb, ob, rb, sh); },
         [&] {
           std::vector<std::pair<uint32_t, uint32_t>> rr;

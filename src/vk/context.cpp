@@ -146,6 +146,7 @@ Context::Context(const ContextOptions& options) {
     check(vkCreateDevice(probe_.physical, &dinfo, nullptr, &device_), "vkCreateDevice(" + probe_.name + ")");
     vkGetDeviceQueue(device_, probe_.compute_queue_family, 0, &queue_);
     cache_ = std::make_unique<PipelineCache>(device_, probe_, options.persist_pipeline_cache);
+    if (options.profile && probe_.timestamps) profile_ = std::make_unique<KernelProfile>();
   } catch (...) {
     release();
     throw;

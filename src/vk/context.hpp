@@ -13,6 +13,7 @@
 
 #include "vk/device_probe.hpp"
 #include "vk/error.hpp"
+#include "vk/kernel_profile.hpp"
 
 namespace vkq::vk {
 
@@ -20,6 +21,7 @@ struct ContextOptions {
   std::string device;       // selector: "" = best, index, or name substring; VKQ_DEVICE overrides ""
   bool validation = false;  // enable VK_LAYER_KHRONOS_validation when installed
   bool persist_pipeline_cache = true;
+  bool profile = false;     // time every dispatch with GPU timestamps (`--profile`)
 };
 
 class PipelineCache;
@@ -53,6 +55,9 @@ class Context {
   uint64_t allocated_bytes() const { return allocated_.load(); }
   uint64_t peak_allocated_bytes() const { return peak_.load(); }
 
+  // Per-kernel device time when the run asked for a profile and the queue has timestamps; else null.
+  KernelProfile* profile() { return profile_.get(); }
+
   // Probes every device without creating one (for `vkquant devices`).
   static std::vector<DeviceProbe> list_devices();
 
@@ -66,6 +71,7 @@ class Context {
   DeviceProbe probe_;
   VkPhysicalDeviceMemoryProperties memory_{};
   std::unique_ptr<PipelineCache> cache_;
+  std::unique_ptr<KernelProfile> profile_;
   bool validation_enabled_ = false;
   std::atomic<uint64_t> validation_messages_{0};
   std::atomic<uint64_t> allocated_{0}, peak_{0};

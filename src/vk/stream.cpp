@@ -10,6 +10,7 @@ namespace vkq::vk {
 namespace {
 constexpr uint32_t kSetsPerPool = 256;
 constexpr uint32_t kQueryCapacity = 256;
+constexpr uint32_t kProfileQueryCapacity = 4096;  // 2048 timed commands per submission before a flush
 }  // namespace
 
 Stream::Stream(Context& ctx) : ctx_(ctx) {
@@ -28,9 +29,9 @@ Stream::Stream(Context& ctx) : ctx_(ctx) {
   if (ctx.probe().timestamps) {
     VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    qi.queryCount = kQueryCapacity;
+    qi.queryCount = ctx.profile() ? kProfileQueryCapacity : kQueryCapacity;
     check(vkCreateQueryPool(dev, &qi, nullptr, &queries_), "vkCreateQueryPool");
-    query_capacity_ = kQueryCapacity;
+    query_capacity_ = qi.queryCount;
   }
 }
 
@@ -90,7 +91,7 @@ void Stream::dispatch_raw(const Kernel& k, std::initializer_list<const Buffer*> 
     throw Error("kernel " + k.desc().shader + ": push constants of " + std::to_string(push_bytes) +
                 " bytes, the kernel declares " + std::to_string(k.desc().push_bytes));
   if (gx == 0 || gy == 0 || gz == 0) return;  // empty grid: nothing to do
-  begin();
+  const uint32_t timed = profile_start();
   VkDescriptorSet set = allocate_set(k.set_layout());
   std::vector<VkDescriptorBufferInfo> infos;
   std::vector<VkWriteDescriptorSet> writes;
@@ -122,6 +123,7 @@ void Stream::dispatch_raw(const Kernel& k, std::initializer_list<const Buffer*> 
         ++dispatches_;
       }
   recorded_anything_ = true;
+  profile_end(timed, k.desc().shader);
 }
 
 void Stream::barrier() {
@@ -137,16 +139,18 @@ void Stream::barrier() {
 
 void Stream::copy(const Buffer& src, Buffer& dst, uint64_t bytes, uint64_t src_offset, uint64_t dst_offset) {
   if (!bytes) return;
-  begin();
+  const uint32_t timed = profile_start();
   VkBufferCopy region{src_offset, dst_offset, bytes};
   vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
   recorded_anything_ = true;
+  profile_end(timed, "copy");
 }
 
 void Stream::fill_zero(Buffer& dst) {
-  begin();
+  const uint32_t timed = profile_start();
   vkCmdFillBuffer(cmd_, dst.handle(), 0, VK_WHOLE_SIZE, 0);
   recorded_anything_ = true;
+  profile_end(timed, "fill");
 }
 
 uint32_t Stream::timestamp() {
@@ -154,6 +158,23 @@ uint32_t Stream::timestamp() {
   begin();
   vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, queries_used_);
   return queries_used_++;
+}
+
+uint32_t Stream::profile_start() {
+  if (!ctx_.profile()) {
+    begin();
+    return UINT32_MAX;
+  }
+  // The pool is full: submitting early keeps the order of the work and frees every slot.
+  if (recording_ && queries_used_ + 2 > query_capacity_) submit_and_wait();
+  begin();
+  return timestamp();
+}
+
+void Stream::profile_end(uint32_t start, const std::string& kernel) {
+  if (start == UINT32_MAX) return;
+  timestamp();
+  timed_.push_back({kernel, start});
 }
 
 double Stream::elapsed_ms(uint32_t from, uint32_t to) const {
@@ -184,6 +205,9 @@ void Stream::submit_and_wait() {
                                 query_results_.data(), sizeof(uint64_t),
                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
           "vkGetQueryPoolResults");
+  if (KernelProfile* profile = ctx_.profile())
+    for (const auto& t : timed_) profile->add(t.kernel, elapsed_ms(t.start, t.start + 1));
+  timed_.clear();
   check(vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
   for (auto p : desc_pools_) vkResetDescriptorPool(dev, p, 0);
   desc_pool_current_ = 0;

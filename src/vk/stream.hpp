@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "vk/buffer.hpp"
@@ -51,6 +52,9 @@ class Stream {
 
  private:
   void begin();
+  // With a profile: a timestamp pair around one command, read back after the submission.
+  uint32_t profile_start();
+  void profile_end(uint32_t start, const std::string& kernel);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
 
   Context& ctx_;
@@ -60,6 +64,11 @@ class Stream {
   VkQueryPool queries_ = VK_NULL_HANDLE;
   uint32_t query_capacity_ = 0, queries_used_ = 0;
   std::vector<uint64_t> query_results_;
+  struct TimedCommand {
+    std::string kernel;
+    uint32_t start;
+  };
+  std::vector<TimedCommand> timed_;
   std::vector<VkDescriptorPool> desc_pools_;
   size_t desc_pool_current_ = 0;
   bool recording_ = false;

@@ -5,9 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -67,6 +70,7 @@ TEST(CApi, QuantizeReportsProgressAndResultAsJson) {
   EXPECT_TRUE(fs::exists(out + ".json"));
   EXPECT_EQ(r["calibration_tokens"], 2 * 64);
   EXPECT_FALSE(r["evaluated"].get<bool>());
+  EXPECT_FALSE(r.contains("profile"));  // only when asked for
   // Peak RSS: at least the model's 1 MiB of fp32 weights read into memory, and not absurd.
   EXPECT_GT(r["peak_host_bytes"].get<uint64_t>(), uint64_t(1) << 20);
   EXPECT_LT(r["peak_host_bytes"].get<uint64_t>(), uint64_t(16) << 30);
@@ -97,6 +101,44 @@ TEST(CApi, QuantizeReportsProgressAndResultAsJson) {
   EXPECT_TRUE(saw_calibrate);
   EXPECT_EQ(events.list.back()["stage"], "done");
   EXPECT_DOUBLE_EQ(events.list.back()["fraction"].get<double>(), 1.0);
+}
+
+// "profile": device time per kernel, in the result and in the report, never more than the run's wall time.
+TEST(CApi, ProfileListsTheKernelsTheRunDispatched) {
+  ScratchDir dir;
+  const std::string out = (dir.path / "tiny-profiled.gguf").string();
+  auto o = tiny_options(out);
+  o["profile"] = true;
+  char* result = nullptr;
+  ASSERT_EQ(vkq_quantize(o.dump().c_str(), nullptr, nullptr, nullptr, &result), 0) << vkq_last_error();
+  const auto r = nlohmann::json::parse(result);
+  vkq_free(result);
+  ASSERT_TRUE(r.contains("profile")) << "lavapipe and every GPU we target have compute timestamps";
+  std::map<std::string, nlohmann::json> by_kernel;
+  double device_total = 0, previous = 1e300;
+  for (const auto& k : r["profile"]) {
+    by_kernel[k["kernel"]] = k;
+    const double s = k["device_seconds"].get<double>();
+    EXPECT_GE(s, 0.0) << k.dump();
+    EXPECT_LE(s, previous) << "rows come the most device time first";
+    previous = s;
+    EXPECT_GT(k["dispatches"].get<uint64_t>(), 0u) << k.dump();
+    device_total += s;
+  }
+  // Kernels every such run dispatches, in either of their forms (the device type picks one).
+  const std::vector<std::vector<std::string>> expected = {{"gptq_sweep_block"},
+                                                          {"copy"},
+                                                          {"attention", "attention_rows"},
+                                                          {"rms_norm", "rms_norm_rows"},
+                                                          {"gram_accumulate", "gram_registers"}};
+  for (const auto& forms : expected)
+    EXPECT_TRUE(std::any_of(forms.begin(), forms.end(), [&](const std::string& k) { return by_kernel.count(k) > 0; }))
+        << forms[0] << " missing from " << r["profile"].dump();
+  EXPECT_LE(device_total, r["seconds"].get<double>());
+  std::ifstream report(out + ".json");
+  const auto rep = nlohmann::json::parse(report);
+  ASSERT_TRUE(rep.contains("profile"));
+  EXPECT_EQ(rep["profile"], r["profile"]);
 }
 
 TEST(CApi, UnknownOrMistypedKeyIsAnErrorNamingIt) {

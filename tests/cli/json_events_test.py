@@ -85,12 +85,26 @@ with tempfile.TemporaryDirectory() as d:
         for s in ("load", "tokenize", "calibrate", "quantize", "evaluate", "write", "done"):
             check("quantize", s in seen, f"no '{s}' stage")
 
-    p = subprocess.run([vkq, "perplexity", model, "--text", text, "--range", "0.5:1", "--ctx", "128",
-                        "--max-windows", "2", "--json"], capture_output=True, text=True)
+    ppl = [vkq, "perplexity", model, "--text", text, "--range", "0.5:1", "--ctx", "128", "--max-windows", "2"]
+    p = subprocess.run([*ppl, "--json", "--profile"], capture_output=True, text=True)
     check("perplexity", p.returncode == 0, f"exit {p.returncode}: {p.stderr[-300:]}")
     evs = events("perplexity", p.stdout, "result")
     if evs:
         has_fields("perplexity", evs[-1], PPL_RESULT)
+        has_fields("perplexity", evs[-1], {"profile": list})
+        prof = evs[-1].get("profile", [])
+        for k in prof:
+            has_fields("perplexity profile", k, {"kernel": str, "dispatches": int, "device_seconds": NUM})
+        kernels = {k.get("kernel") for k in prof}
+        for forms in (("attention", "attention_rows"), ("log_softmax_nll",), ("rms_norm", "rms_norm_rows")):
+            check("perplexity profile", kernels & set(forms), f"no '{forms[0]}' row in {sorted(kernels)}")
+        device = sum(k.get("device_seconds", 0) for k in prof)
+        check("perplexity profile", 0 < device <= evs[-1].get("seconds", 0), f"device total {device} s")
+
+    # The same profile as a table for people.
+    p = subprocess.run([*ppl, "--profile"], capture_output=True, text=True)
+    check("perplexity table", p.returncode == 0 and "device busy" in p.stdout and "attention" in p.stdout,
+          f"exit {p.returncode}: {p.stdout[-400:]}")
 
     p = subprocess.run([vkq, "quantize", os.path.join(d, "missing.gguf"), "--calib", text, "-o", out + "2", "--json"],
                        capture_output=True, text=True)

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <random>
 
 #include "forward/transformer_model.hpp"
@@ -79,6 +81,52 @@ TEST(TransformerModel, BlockOverPackedSequencesAndCapture) {
     const auto& wantc = *groups[i].second;
     EXPECT_EQ(size_t(tokens) * seen[i].second, wantc.size());
     EXPECT_LT(test::max_rel_error(vk::download_all<float>(ctx, cap[i], wantc.size()), wantc), 1e-5);
+  }
+}
+
+// A calibration stage's pass ends at its group's capture: the groups before it are captured exactly as in
+// the whole pass, nothing after it runs, and the block's output is left untouched.
+TEST(TransformerModel, StopAfterEndsThePassAtThatGroupsCapture) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  const auto& c = w.config();
+  TransformerModel m(ctx, w);
+  const std::vector<uint32_t> lengths = {20, 45};
+  const uint32_t tokens = 65;
+  auto x = test::random_floats(rng, size_t(tokens) * c.dim, -1, 1);
+  auto xb = vk::upload_new(ctx, x, "x");
+  auto batch = m.prepare(forward::TokenBatch::from_lengths(lengths));
+  // Every group's captured input, and the groups seen, of one pass.
+  auto run = [&](std::optional<LinearGroup> stop, vk::Buffer& y) {
+    std::vector<std::vector<float>> caps;
+    std::vector<vk::Buffer> bufs;
+    std::vector<LinearGroup> seen;
+    forward::CaptureFn fn = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& in, uint32_t n, uint32_t cols) {
+      bufs.push_back(vk::upload_new(ctx, test::poisoned(size_t(n) * cols), "capture"));
+      s.copy(in, bufs.back(), uint64_t(n) * cols * 4);
+      seen.push_back(g);
+    };
+    vk::Stream s(ctx);
+    m.forward_block(s, 2, xb, batch, y, &fn, nullptr, stop);
+    s.submit_and_wait();
+    for (auto& b : bufs) caps.push_back(vk::download_all<float>(ctx, b, b.size() / 4));
+    return std::make_pair(seen, caps);
+  };
+  const auto poison = test::poisoned(x.size());
+  auto y_full = vk::upload_new(ctx, poison, "y");
+  const auto [all_groups, all_caps] = run(std::nullopt, y_full);
+  ASSERT_EQ(all_groups.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(forward::linear_group_name(all_groups[i]));
+    auto y = vk::upload_new(ctx, poison, "y");
+    const auto [groups, caps] = run(all_groups[i], y);
+    ASSERT_EQ(groups, std::vector<LinearGroup>(all_groups.begin(), all_groups.begin() + i + 1));
+    for (size_t j = 0; j <= i; ++j) EXPECT_EQ(caps[j], all_caps[j]);  // same kernels, same order: bit-identical
+    const auto y_after = vk::download_all<float>(ctx, y, x.size());
+    EXPECT_EQ(std::memcmp(y_after.data(), poison.data(), poison.size() * 4), 0) << "x_out was written";
   }
 }
 

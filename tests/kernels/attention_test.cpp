@@ -1,6 +1,6 @@
-// attention vs the float64 reference: grouped-query heads, packed causal sequences, head sizes
-// 1 to 130 (vec4 and scalar load paths, several workgroup sizes), strided operands, key ranges
-// (as a KV cache would give) including an empty one, poisoned output.
+// attention vs the float64 reference, both forms (a workgroup per row, a lane per row): grouped-query
+// heads, packed causal sequences, head sizes 1 to 130 (vec4 and scalar load paths, several workgroup
+// sizes), strided operands, key ranges (as a KV cache would give) including an empty one, poisoned output.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -32,16 +32,10 @@ void check(const Run& r, std::mt19937_64& rng) {
   auto qb = vk::upload_new(ctx, q, "q");
   auto kb = vk::upload_new(ctx, k, "k");
   auto vb = vk::upload_new(ctx, v, "v");
-  auto ob = vk::upload_new(ctx, test::poisoned(size_t(tokens) * qs), "out");
   auto rb = vk::upload_new(ctx, r.ranges, "ranges");
   kernels::AttentionShape sh;
   sh.tokens = tokens, sh.heads = r.heads, sh.kv_heads = r.kv_heads, sh.head_dim = r.head_dim, sh.kv_rows = r.kv_rows;
   sh.q_stride = qs, sh.kv_stride = kvs, sh.o_stride = qs;
-  kernels::Attention att(ctx);
-  vk::Stream s(ctx);
-  att.run(s, qb, kb, vb, ob, rb, sh);
-  s.submit_and_wait();
-  auto o = vk::download_all<float>(ctx, ob, size_t(tokens) * qs);
   auto unpad = [](const std::vector<float>& a, uint32_t rows, uint32_t w, uint32_t st) {
     std::vector<float> out(size_t(rows) * w);
     for (uint32_t i = 0; i < rows; ++i)
@@ -52,8 +46,17 @@ void check(const Run& r, std::mt19937_64& rng) {
   for (auto x : r.ranges) rr.push_back({x.begin, x.end});
   auto want = ref::attention_ref(to_d(unpad(q, tokens, qw, qs)), to_d(unpad(k, r.kv_rows, kvw, kvs)),
                                  to_d(unpad(v, r.kv_rows, kvw, kvs)), rr, {r.heads, r.kv_heads, r.head_dim});
-  // fp32 dot products (|q·k| <= 4·head_dim), exp and sums over <= 300 keys: ~1e-6 of max |out|.
-  EXPECT_LT(test::max_rel_error(unpad(o, tokens, qw, qs), want), 2e-5);
+  for (auto form : {kernels::RowForm::WorkgroupPerRow, kernels::RowForm::LanePerRow}) {
+    SCOPED_TRACE(form == kernels::RowForm::LanePerRow ? "lane per row" : "workgroup per row");
+    auto ob = vk::upload_new(ctx, test::poisoned(size_t(tokens) * qs), "out");
+    kernels::Attention att(ctx, form);
+    vk::Stream s(ctx);
+    att.run(s, qb, kb, vb, ob, rb, sh);
+    s.submit_and_wait();
+    auto o = vk::download_all<float>(ctx, ob, size_t(tokens) * qs);
+    // fp32 dot products (|q·k| <= 4·head_dim), exp and sums over <= 300 keys: ~1e-6 of max |out|.
+    EXPECT_LT(test::max_rel_error(unpad(o, tokens, qw, qs), want), 2e-5);
+  }
 }
 
 TEST(Attention, CausalSequencesMatchReference) {
@@ -65,6 +68,9 @@ TEST(Attention, CausalSequencesMatchReference) {
   check({8, 8, 64, 54, kernels::causal_ranges({33, 1, 20})}, rng);
   check({6, 2, 130, 129, kernels::causal_ranges({129})}, rng);  // 3 head dims per lane
   check({2, 1, 16, 300, kernels::causal_ranges({300})}, rng);
+  // More rows than one LanePerRow workgroup holds, not a multiple of it (65 tokens × 3 heads); the
+  // sequence boundary at token 37 falls inside one invocation's block of 8 tokens.
+  check({3, 1, 8, 65, kernels::causal_ranges({37, 28})}, rng);
 }
 
 TEST(Attention, StridedOperandsAndArbitraryRanges) {

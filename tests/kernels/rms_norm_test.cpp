@@ -1,4 +1,5 @@
-// rms_norm vs the float64 reference: awkward widths, strided rows with offsets, poisoned output.
+// rms_norm vs the float64 reference, both forms (a workgroup per row, a lane per row): awkward widths,
+// more rows than a workgroup of lanes holds, strided rows with offsets, poisoned output.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -29,22 +30,24 @@ TEST_P(RmsNormShapes, MatchesReference) {
   auto w = test::random_floats(rng, c.cols, 0.5f, 1.5f);
   auto xb = vk::upload_new(ctx, x, "x");
   auto wb = vk::upload_new(ctx, w, "w");
-  auto yb = vk::upload_new(ctx, test::poisoned(c.y_off + size_t(c.rows) * ys), "y");
-  kernels::RmsNorm k(ctx);
-  vk::Stream s(ctx);
-  k.run(s, xb, wb, yb, {c.rows, c.cols, c.x_off, c.x_stride, c.y_off, c.y_stride, c.eps});
-  s.submit_and_wait();
-  auto y = vk::download_all<float>(ctx, yb, c.y_off + size_t(c.rows) * ys);
   std::vector<double> xd(size_t(c.rows) * c.cols);
-  std::vector<float> got(xd.size());
   for (uint32_t r = 0; r < c.rows; ++r)
-    for (uint32_t j = 0; j < c.cols; ++j) {
-      xd[size_t(r) * c.cols + j] = x[c.x_off + size_t(r) * xs + j];
-      got[size_t(r) * c.cols + j] = y[c.y_off + size_t(r) * ys + j];
-    }
-  auto want = ref::rms_norm_ref(xd, std::vector<double>(w.begin(), w.end()), c.rows, c.cols, c.eps);
-  // fp32 sum of <= 1000 squares and one rsqrt: a few ulps of the largest output.
-  EXPECT_LT(test::max_rel_error(got, want), 2e-6);
+    for (uint32_t j = 0; j < c.cols; ++j) xd[size_t(r) * c.cols + j] = x[c.x_off + size_t(r) * xs + j];
+  const auto want = ref::rms_norm_ref(xd, std::vector<double>(w.begin(), w.end()), c.rows, c.cols, c.eps);
+  for (auto form : {kernels::RowForm::WorkgroupPerRow, kernels::RowForm::LanePerRow}) {
+    SCOPED_TRACE(form == kernels::RowForm::LanePerRow ? "lane per row" : "workgroup per row");
+    auto yb = vk::upload_new(ctx, test::poisoned(c.y_off + size_t(c.rows) * ys), "y");
+    kernels::RmsNorm k(ctx, form);
+    vk::Stream s(ctx);
+    k.run(s, xb, wb, yb, {c.rows, c.cols, c.x_off, c.x_stride, c.y_off, c.y_stride, c.eps});
+    s.submit_and_wait();
+    auto y = vk::download_all<float>(ctx, yb, c.y_off + size_t(c.rows) * ys);
+    std::vector<float> got(xd.size());
+    for (uint32_t r = 0; r < c.rows; ++r)
+      for (uint32_t j = 0; j < c.cols; ++j) got[size_t(r) * c.cols + j] = y[c.y_off + size_t(r) * ys + j];
+    // fp32 sum of <= 4097 squares and one rsqrt: a few ulps of the largest output.
+    EXPECT_LT(test::max_rel_error(got, want), 2e-6);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RmsNormShapes,

@@ -4,8 +4,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <random>
 
+#include "kernels/add.hpp"
 #include "kernels/gram.hpp"
 #include "support/test_seed.hpp"
 #include "support/vk_test_env.hpp"
@@ -169,6 +171,51 @@ TEST(Stream, TimestampsAreOrdered) {
   const uint32_t t1 = s.timestamp();
   s.submit_and_wait();
   EXPECT_GE(s.elapsed_ms(t0, t1), 0.0);
+}
+
+// `--profile`: every dispatch and transfer is timed and attributed to its kernel, also when the stream must
+// submit early because the timestamp pool is full (2048 timed commands), without changing the results.
+TEST(Stream, ProfileTimesEveryDispatchAcrossAFullTimestampPool) {
+  EXPECT_EQ(vk_context().profile(), nullptr);  // not asked for: nothing is timed
+  vk::ContextOptions o;
+  o.validation = true;
+  o.profile = true;
+  vk::Context ctx(o);
+  if (!ctx.probe().timestamps) GTEST_SKIP() << "device has no compute timestamps";
+  ASSERT_NE(ctx.profile(), nullptr);
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const uint32_t n = 777, repeats = 2100;
+  const auto y = test::random_floats(rng, n);
+  auto yb = vk::upload_new(ctx, y, "y");
+  vk::Buffer xb(ctx, n * sizeof(float), vk::MemoryUse::Device, "x");
+  kernels::Add add(ctx);
+  {
+    vk::Stream s(ctx);
+    s.fill_zero(xb);
+    s.barrier();
+    for (uint32_t i = 0; i < repeats; ++i) {
+      add.run(s, xb, yb, xb, n);  // x += y
+      s.barrier();
+    }
+    s.submit_and_wait();
+  }
+  const auto x = vk::download_all<float>(ctx, xb, n);
+  for (uint32_t j = 0; j < n; ++j) {
+    float want = 0;
+    for (uint32_t i = 0; i < repeats; ++i) want += y[j];
+    ASSERT_NEAR(x[j], want, 1e-5 * repeats * std::abs(y[j]) + 1e-6) << "element " << j;
+  }
+  std::map<std::string, vk::KernelTiming> rows;
+  for (const auto& r : ctx.profile()->rows()) rows[r.kernel] = r;
+  ASSERT_TRUE(rows.count("add"));
+  EXPECT_EQ(rows["add"].dispatches, repeats);
+  EXPECT_GT(rows["add"].device_ms, 0.0);
+  ASSERT_TRUE(rows.count("fill"));
+  EXPECT_EQ(rows["fill"].dispatches, 1u);
+  EXPECT_GE(rows["fill"].device_ms, 0.0);
+  EXPECT_EQ(ctx.validation_message_count(), 0u);
 }
 
 TEST(Kernels, UnknownShaderAndSpecOverridesAreReported) {
