@@ -64,7 +64,7 @@ nlohmann::json run_kquant_layer_bench(vk::Context& ctx, const KLayerOptions& o) 
     forward::CaptureFn capture = [&](vk::Stream& cs, forward::LinearGroup g, const vk::Buffer& in, uint32_t t, uint32_t) {
       if (g == forward::LinearGroup::FfnDown) gram.accumulate(cs, in, t, kernels::ActivationType::F32);
     };
-    model.forward_block(s, b, x, db, y, wanted.count(b) ? &capture : nullptr);
+    model.forward_block(s, b, x, db, y, {wanted.count(b) ? &capture : nullptr});
     vk::Buffer h;
     if (wanted.count(b)) {
       h = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, "H");

@@ -1,6 +1,7 @@
 #include "calibrate/quantize_run.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -107,6 +108,7 @@ struct Activations {
   std::vector<float> x;     // fp32 storage
   std::vector<uint16_t> h;  // fp16 storage
 
+  uint64_t tokens() const { return dim ? (half ? h.size() : x.size()) / dim : 0; }
   void resize(uint64_t tokens, uint32_t width, bool use_half) {
     dim = width, half = use_half;
     if (half) h.assign(tokens * dim, 0);
@@ -145,7 +147,19 @@ class Driver {
   void embed_all(forward::TransformerModel& model, Activations& out);
   void collect_statistics(uint32_t block, const Stage& stage, kernels::GramAccumulator& gram,
                           kernels::CrossGramAccumulator* cross);
-  void advance_block(forward::TransformerModel& model, uint32_t block, Activations& x);
+  // Each chain's attention outputs of one block, saved by the first pass that computes them (the AttnOutput
+  // stage) and reused by the later stages and the propagation: q/k/v do not change after the AttnQkv stage,
+  // so the reused values are exactly what the pass would compute. Costs one more chain of host memory
+  // (tokens x q_dim fp32); not kept with --activations f16.
+  struct AttentionCache {
+    Activations values;
+    int64_t block = -1;  // the block `values` belongs to; -1: none
+  };
+  bool will_save_attention(const AttentionCache& cache, uint32_t block, LinearGroup stop) const;
+  void block_pass(forward::TransformerModel& model, AttentionCache& cache, bool save, uint32_t block, const Chunk& c,
+                  forward::DeviceBatch& db, const vk::Buffer& xin, vk::Buffer& xout, const forward::CaptureFn* capture,
+                  std::optional<LinearGroup> stop);
+  void advance_block(forward::TransformerModel& model, AttentionCache& cache, uint32_t block, Activations& x);
   void solve_stage(uint32_t block, const Stage& stage);
   // AWQ (§4 GS): per-input-channel scales s for a group preceded by an RMSNorm; W ← W diag(s),
   // H ← diag(1/s) H diag(1/s), mean|x| ← mean|x|/s, and the norm weight ← norm/s (returned).
@@ -187,6 +201,7 @@ class Driver {
   std::unique_ptr<io::ImatrixWriter> imatrix_writer_;     // --imatrix-out
   std::map<std::string, io::ImatrixEntry> imatrix_;      // per calibrated tensor
   Activations xq_, xf_;
+  AttentionCache att_q_, att_f_;
   std::map<std::string, Solved> solved_;
   std::map<std::string, TensorResult> results_;
   std::map<std::string, std::vector<float>> folded_norms_;  // AWQ: norm weights with 1/s folded in
@@ -212,13 +227,13 @@ void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
 
 void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::GramAccumulator& gram,
                                 kernels::CrossGramAccumulator* cross) {
-  const uint32_t dim = xq_.dim;
   {
     vk::Stream s(*ctx_);
     gram.reset(s);
     if (cross) cross->reset(s);
     s.submit_and_wait();
   }
+  const bool saves_q = will_save_attention(att_q_, block, stage.group), saves_f = cross && will_save_attention(att_f_, block, stage.group);
   for (const Chunk& c : chunks_) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
@@ -228,19 +243,15 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
     const uint32_t width = group_input_width(model_q_->config(), stage.group);
     // The full-precision chain's input of this group, kept for the cross-Gram (α ≠ 0).
     vk::Buffer xf_group;
-    std::optional<forward::DeviceBatch> dbf;
-    vk::Buffer xf_in;
     if (cross) {
-      dbf.emplace(model_f_->prepare(batch));
-      xf_in = model_f_->make_activations(c.tokens, "full-precision input");
+      auto dbf = model_f_->prepare(batch);
+      vk::Buffer xf_in = model_f_->make_activations(c.tokens, "full-precision input");
       xf_.upload(*ctx_, xf_in, c.first_token, c.tokens);
       xf_group = vk::Buffer(*ctx_, uint64_t(c.tokens) * width * 4, vk::MemoryUse::Device, "full-precision group input");
       forward::CaptureFn keep = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens, uint32_t cols) {
         if (g == stage.group) s.copy(x, xf_group, uint64_t(tokens) * cols * 4);
       };
-      vk::Stream s(*ctx_);
-      model_f_->forward_block(s, block, xf_in, *dbf, xf_in, &keep, nullptr, stage.group);
-      s.submit_and_wait();
+      block_pass(*model_f_, att_f_, saves_f, block, c, dbf, xf_in, xf_in, &keep, stage.group);
     }
     forward::CaptureFn accumulate = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens,
                                         uint32_t cols) {
@@ -248,11 +259,46 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
       gram.accumulate(s, x, tokens, kernels::ActivationType::F32);
       if (cross) accumulate_cross(s, *cross, xf_group, x, c, cols);
     };
-    vk::Stream s(*ctx_);
-    model_q_->forward_block(s, block, xin, db, xin, &accumulate, nullptr, stage.group);  // stops at the capture
-    s.submit_and_wait();
+    block_pass(*model_q_, att_q_, saves_q, block, c, db, xin, xin, &accumulate, stage.group);  // stops at the capture
     tracker_->advance(double(c.tokens));
   }
+  if (saves_q) att_q_.block = block;
+  if (saves_f) att_f_.block = block;
+}
+
+bool Driver::will_save_attention(const AttentionCache& cache, uint32_t block, LinearGroup stop) const {
+  // f16 activations ask for less host memory: recompute instead of holding another chain.
+  // VKQ_RECOMPUTE_ATTENTION=1 (diagnostics, tests): recompute too, to show the saved values change nothing.
+  const bool recompute = std::getenv("VKQ_RECOMPUTE_ATTENTION") != nullptr;
+  return !recompute && opt_.activations != "f16" && cache.block != int64_t(block) && stop != LinearGroup::AttnQkv;
+}
+
+void Driver::block_pass(forward::TransformerModel& model, AttentionCache& cache, bool save, uint32_t block,
+                        const Chunk& c, forward::DeviceBatch& db, const vk::Buffer& xin, vk::Buffer& xout,
+                        const forward::CaptureFn* capture, std::optional<LinearGroup> stop) {
+  const uint32_t q_dim = model.config().q_dim();
+  forward::BlockPass pass;
+  pass.capture = capture;
+  pass.stop_after = stop;
+  vk::Buffer saved;
+  forward::CaptureFn keep;
+  if (cache.block == int64_t(block)) {  // q/k/v have not changed since it was saved
+    saved = vk::Buffer(*ctx_, uint64_t(c.tokens) * q_dim * 4, vk::MemoryUse::Device, "saved attention output");
+    cache.values.upload(*ctx_, saved, c.first_token, c.tokens);
+    pass.attention = &saved;
+  } else if (save) {
+    if (cache.values.dim != q_dim || cache.values.x.size() != xq_.tokens() * q_dim) cache.values.resize(xq_.tokens(), q_dim, false);
+    saved = vk::Buffer(*ctx_, uint64_t(c.tokens) * q_dim * 4, vk::MemoryUse::Device, "attention output to save");
+    keep = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& x, uint32_t tokens, uint32_t cols) {
+      if (g == LinearGroup::AttnOutput) s.copy(x, saved, uint64_t(tokens) * cols * 4);
+      if (capture && *capture) (*capture)(s, g, x, tokens, cols);
+    };
+    pass.capture = &keep;
+  }
+  vk::Stream s(*ctx_);
+  model.forward_block(s, block, xin, db, xout, pass);
+  s.submit_and_wait();
+  if (save && !pass.attention) cache.values.download(*ctx_, saved, c.first_token, c.tokens);
 }
 
 quant::LayerStatistics Driver::finalize_statistics(kernels::GramAccumulator& gram, kernels::CrossGramAccumulator* cross,
@@ -287,7 +333,8 @@ void Driver::accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cros
   }
 }
 
-void Driver::advance_block(forward::TransformerModel& model, uint32_t block, Activations& x) {
+void Driver::advance_block(forward::TransformerModel& model, AttentionCache& cache, uint32_t block, Activations& x) {
+  const bool save = false;  // the last pass of the block: nothing after it could reuse a save
   for (const Chunk& c : chunks_) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
@@ -295,9 +342,7 @@ void Driver::advance_block(forward::TransformerModel& model, uint32_t block, Act
     vk::Buffer xin = model.make_activations(c.tokens, "block input");
     vk::Buffer xout = model.make_activations(c.tokens, "block output");
     x.upload(*ctx_, xin, c.first_token, c.tokens);
-    vk::Stream s(*ctx_);
-    model.forward_block(s, block, xin, db, xout);
-    s.submit_and_wait();
+    block_pass(model, cache, save, block, c, db, xin, xout, nullptr, std::nullopt);
     x.download(*ctx_, xout, c.first_token, c.tokens);
     tracker_->advance(double(c.tokens));
   }
@@ -749,8 +794,8 @@ QuantizeResult Driver::run() {
   for (uint32_t b = 0; b < cfg.n_layers; ++b) {
     for (const Stage& st : stages(cfg)) solve_stage(b, st);
     tracker_->begin("propagate", "blk." + std::to_string(b), b + 1, cfg.n_layers);
-    advance_block(*model_q_, b, xq_);
-    if (need_d) advance_block(*model_f_, b, xf_);
+    advance_block(*model_q_, att_q_, b, xq_);
+    if (need_d) advance_block(*model_f_, att_f_, b, xf_);
   }
   if (!target_.generic) {
     if (!opt_.calib_rounded_embedding) prepare_embedding();  // for the file and the evaluation

@@ -245,9 +245,12 @@ void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer
 }
 
 void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& d,
-                                     vk::Buffer& x_out, const CaptureFn* capture, KvCache* cache,
-                                     std::optional<LinearGroup> stop_after) {
+                                     vk::Buffer& x_out, const BlockPass& pass) {
   const auto& c = config_;
+  const CaptureFn* capture = pass.capture;
+  KvCache* cache = pass.cache;
+  if (pass.attention && (cache || pass.stop_after == LinearGroup::AttnQkv))
+    throw Error("transformer: a pass from a saved attention output has no KV cache and no AttnQkv capture");
   if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " out of range");
   if (!cache && d.kv_offset != 0) throw Error("transformer: a batch with a KV offset needs a KV cache");
   if (cache && (cache->k.size() != blocks_.size() || uint64_t(d.kv_offset) + d.tokens > cache->capacity))
@@ -264,42 +267,48 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
       (*capture)(s, g, x, n, cols);
       s.barrier();
     }
-    return stop_after == g;
+    return pass.stop_after == g;
   };
-  // Attention: norm -> q, k, v -> rope -> attention -> o -> residual.
-  rms_norm_.run(s, x_in, b.attn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
-  s.barrier();
-  if (captured(LinearGroup::AttnQkv, d.norm, c.dim)) return;
-  linear(s, d.norm, b.linears[0], d.q, n, c.dim, c.q_dim());
-  linear(s, d.norm, b.linears[1], kb, n, c.dim, c.kv_dim(), kv_off);
-  linear(s, d.norm, b.linears[2], vb, n, c.dim, c.kv_dim(), kv_off);
-  s.barrier();
-  if (c.qkv_bias) {  // qwen2: y = x·Wᵀ + b for q, k and v
-    add_.add_row_bias(s, d.q, b.qkv_bias[0], n, c.q_dim());
-    add_.add_row_bias(s, kb, b.qkv_bias[1], n, c.kv_dim(), kv_off);
-    add_.add_row_bias(s, vb, b.qkv_bias[2], n, c.kv_dim(), kv_off);
+  const vk::Buffer& att = pass.attention ? *pass.attention : d.att;
+  if (pass.attention) {
+    if (att.size() < uint64_t(n) * c.q_dim() * 4)
+      throw Error("transformer: the saved attention output holds fewer than " + std::to_string(n) + " rows");
+  } else {
+    // Attention: norm -> q, k, v -> rope -> attention -> o -> residual.
+    rms_norm_.run(s, x_in, b.attn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
+    s.barrier();
+    if (captured(LinearGroup::AttnQkv, d.norm, c.dim)) return;
+    linear(s, d.norm, b.linears[0], d.q, n, c.dim, c.q_dim());
+    linear(s, d.norm, b.linears[1], kb, n, c.dim, c.kv_dim(), kv_off);
+    linear(s, d.norm, b.linears[2], vb, n, c.dim, c.kv_dim(), kv_off);
+    s.barrier();
+    if (c.qkv_bias) {  // qwen2: y = x·Wᵀ + b for q, k and v
+      add_.add_row_bias(s, d.q, b.qkv_bias[0], n, c.q_dim());
+      add_.add_row_bias(s, kb, b.qkv_bias[1], n, c.kv_dim(), kv_off);
+      add_.add_row_bias(s, vb, b.qkv_bias[2], n, c.kv_dim(), kv_off);
+      s.barrier();
+    }
+    if (c.qk_norm) {  // qwen3: every head of q and k RMS-normalised (in place) before RoPE
+      const float eps = float(c.rms_eps);
+      rms_norm_.run(s, d.q, b.q_norm, d.q, {n * c.n_heads, c.head_dim, 0, 0, 0, 0, eps});
+      rms_norm_.run(s, kb, b.k_norm, kb, {n * c.n_kv_heads, c.head_dim, kv_off, 0, kv_off, 0, eps});
+      s.barrier();
+    }
+    // gemma3: sliding-window blocks attend to the last swa_window keys, with their own RoPE.
+    const bool swa = c.swa_window > 0 && c.swa_layers[block];
+    kernels::Rope& rope = swa ? *rope_swa_ : rope_;
+    rope.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});
+    rope.run(s, kb, d.positions, {n, c.n_kv_heads, c.head_dim, kv_off, 0});
+    s.barrier();
+    kernels::AttentionShape as;
+    as.tokens = n, as.heads = c.n_heads, as.kv_heads = c.n_kv_heads, as.head_dim = c.head_dim;
+    as.kv_rows = cache ? d.kv_offset + n : n;
+    as.scale = float(c.attn_scale);
+    attention_.run(s, d.q, kb, vb, d.att, swa ? d.ranges_swa : d.ranges, as);
     s.barrier();
   }
-  if (c.qk_norm) {  // qwen3: every head of q and k RMS-normalised (in place) before RoPE
-    const float eps = float(c.rms_eps);
-    rms_norm_.run(s, d.q, b.q_norm, d.q, {n * c.n_heads, c.head_dim, 0, 0, 0, 0, eps});
-    rms_norm_.run(s, kb, b.k_norm, kb, {n * c.n_kv_heads, c.head_dim, kv_off, 0, kv_off, 0, eps});
-    s.barrier();
-  }
-  // gemma3: sliding-window blocks attend to the last swa_window keys, with their own RoPE.
-  const bool swa = c.swa_window > 0 && c.swa_layers[block];
-  kernels::Rope& rope = swa ? *rope_swa_ : rope_;
-  rope.run(s, d.q, d.positions, {n, c.n_heads, c.head_dim, 0, 0});
-  rope.run(s, kb, d.positions, {n, c.n_kv_heads, c.head_dim, kv_off, 0});
-  s.barrier();
-  kernels::AttentionShape as;
-  as.tokens = n, as.heads = c.n_heads, as.kv_heads = c.n_kv_heads, as.head_dim = c.head_dim;
-  as.kv_rows = cache ? d.kv_offset + n : n;
-  as.scale = float(c.attn_scale);
-  attention_.run(s, d.q, kb, vb, d.att, swa ? d.ranges_swa : d.ranges, as);
-  s.barrier();
-  if (captured(LinearGroup::AttnOutput, d.att, c.q_dim())) return;
-  linear(s, d.att, b.linears[3], d.proj, n, c.q_dim(), c.dim);
+  if (captured(LinearGroup::AttnOutput, att, c.q_dim())) return;
+  linear(s, att, b.linears[3], d.proj, n, c.q_dim(), c.dim);
   s.barrier();
   if (c.post_norms) {  // gemma3: the attention output normalised before the residual add
     rms_norm_.run(s, d.proj, b.post_attn_norm, d.proj, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
@@ -346,7 +355,7 @@ void TransformerModel::final_norm_and_logits(vk::Stream& s, const vk::Buffer& x,
 
 void TransformerModel::run_blocks(vk::Stream& s, DeviceBatch& d, vk::Buffer& x, KvCache* cache) {
   embed(s, d, x);
-  for (uint32_t b = 0; b < config_.n_layers; ++b) forward_block(s, b, x, d, x, nullptr, cache);
+  for (uint32_t b = 0; b < config_.n_layers; ++b) forward_block(s, b, x, d, x, {nullptr, cache});
 }
 
 KvCache TransformerModel::make_kv_cache(uint32_t capacity) {

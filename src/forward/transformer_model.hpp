@@ -39,6 +39,23 @@ const char* linear_group_name(LinearGroup g);
 using CaptureFn =
     std::function<void(vk::Stream& s, LinearGroup group, const vk::Buffer& x, uint32_t tokens, uint32_t cols)>;
 
+struct KvCache;
+
+// What one pass of a block does besides computing its output.
+struct BlockPass {
+  const CaptureFn* capture = nullptr;  // sees the input of each group of linears
+  // With a cache, K and V go to its rows [kv_offset, kv_offset + tokens) and the batch's key ranges
+  // address cache rows; without one, kv_offset must be 0 and ranges address batch rows.
+  KvCache* cache = nullptr;
+  // The pass ends right after this group's capture (a calibration stage needs no more); x_out is
+  // left unwritten.
+  std::optional<LinearGroup> stop_after;
+  // The block's attention output (tokens x q_dim) from an earlier pass over the same input with the same
+  // norm and q/k/v weights: the pass starts from it, skipping the norm, q/k/v, RoPE and attention (and
+  // the AttnQkv capture).
+  const vk::Buffer* attention = nullptr;
+};
+
 // A TokenBatch on the device, with the activation scratch a forward pass over it needs. Keep it
 // alive until the stream that used it has been submitted.
 struct DeviceBatch {
@@ -86,14 +103,10 @@ class TransformerModel {
 
   // x_out = embedding rows of batch.ids.
   void embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out);
-  // x_out = block(x_in); x_out may be x_in. capture (optional) sees the inputs of each linear group.
-  // With a cache, K and V go to its rows [kv_offset, kv_offset + tokens) and the batch's key
-  // ranges address cache rows; without one, kv_offset must be 0 and ranges address batch rows.
-  // With stop_after, the pass ends right after that group's capture (a calibration stage needs no
-  // more) and x_out is left unwritten.
+  // x_out = block(x_in); x_out may be x_in. `pass` adds captures, a KV cache, an early end or a
+  // start from a saved attention output.
   void forward_block(vk::Stream& s, uint32_t block, const vk::Buffer& x_in, DeviceBatch& batch, vk::Buffer& x_out,
-                     const CaptureFn* capture = nullptr, KvCache* cache = nullptr,
-                     std::optional<LinearGroup> stop_after = std::nullopt);
+                     const BlockPass& pass = {});
   // The final RMSNorm of all rows of x (tokens x dim) into batch.norm, which it returns: the input of
   // the output head, whose Gram matrix calibrates the head.
   const vk::Buffer& final_norm(vk::Stream& s, const vk::Buffer& x, DeviceBatch& batch);

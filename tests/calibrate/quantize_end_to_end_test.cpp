@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -378,6 +379,25 @@ TEST(QuantizeEndToEnd, Fp16ActivationsStayCloseToFp32) {
   EXPECT_NEAR(f16.evaluation.perplexity, f32.evaluation.perplexity, 0.005 * f32.evaluation.perplexity);
   o.activations = "bf8";
   EXPECT_THROW(quantize(o), Error);
+}
+
+// The attention outputs saved at a block's AttnOutput stage and reused by its later stages and the
+// propagation, in both chains (α > 0 runs the full-precision chain), are exactly what recomputing gives.
+TEST(QuantizeEndToEnd, SavedAttentionOutputsChangeNoByteOfTheFile) {
+  ScratchDir dir("attention-cache");
+  const std::string saved = dir.file("saved.gguf"), recomputed = dir.file("recomputed.gguf");
+  QuantizeOptions o = small_run("Q4_0", saved, 3, 96);
+  o.write_report = false;  // the report holds timings
+  o.alpha_mode = "sampled";
+  o.chunk_tokens = 128;  // two chunks: the saved values are addressed per chunk
+  quantize(o);
+  o.output_path = recomputed;
+  ::setenv("VKQ_RECOMPUTE_ATTENTION", "1", 1);
+  quantize(o);
+  ::unsetenv("VKQ_RECOMPUTE_ATTENTION");
+  const auto a = file_bytes(saved), b = file_bytes(recomputed);
+  ASSERT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "saving the attention outputs changed the file (" << a.size() << " and " << b.size() << " bytes)";
 }
 
 TEST(QuantizeEndToEnd, SameOptionsAndSeedGiveIdenticalFiles) {

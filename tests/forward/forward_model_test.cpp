@@ -65,7 +65,7 @@ TEST(TransformerModel, BlockOverPackedSequencesAndCapture) {
     seen.push_back({g, cols});
   };
   vk::Stream s(ctx);
-  m.forward_block(s, 3, xb, batch, yb, &fn);
+  m.forward_block(s, 3, xb, batch, yb, {&fn});
   s.submit_and_wait();
   ref::BlockRefCapture rc;
   const auto want = ref::forward_block_ref(test::ref_config(c), test::ref_block(w, 3), test::to_double(x), lengths, &rc);
@@ -110,7 +110,7 @@ TEST(TransformerModel, StopAfterEndsThePassAtThatGroupsCapture) {
       seen.push_back(g);
     };
     vk::Stream s(ctx);
-    m.forward_block(s, 2, xb, batch, y, &fn, nullptr, stop);
+    m.forward_block(s, 2, xb, batch, y, {&fn, nullptr, stop});
     s.submit_and_wait();
     for (auto& b : bufs) caps.push_back(vk::download_all<float>(ctx, b, b.size() / 4));
     return std::make_pair(seen, caps);
@@ -128,6 +128,54 @@ TEST(TransformerModel, StopAfterEndsThePassAtThatGroupsCapture) {
     const auto y_after = vk::download_all<float>(ctx, y, x.size());
     EXPECT_EQ(std::memcmp(y_after.data(), poison.data(), poison.size() * 4), 0) << "x_out was written";
   }
+}
+
+// A pass from a saved attention output (what calibration reuses after the AttnOutput stage) gives the
+// whole pass's output bit for bit, and skips the AttnQkv capture.
+TEST(TransformerModel, PassFromASavedAttentionOutputEqualsTheWholePass) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  const auto& c = w.config();
+  TransformerModel m(ctx, w);
+  const std::vector<uint32_t> lengths = {30, 11};
+  const uint32_t tokens = 41;
+  auto x = test::random_floats(rng, size_t(tokens) * c.dim, -1, 1);
+  auto xb = vk::upload_new(ctx, x, "x");
+  auto batch = m.prepare(forward::TokenBatch::from_lengths(lengths));
+  auto saved = vk::upload_new(ctx, test::poisoned(size_t(tokens) * c.q_dim()), "saved attention");
+  auto y_whole = vk::upload_new(ctx, test::poisoned(x.size()), "y whole");
+  auto y_from = vk::upload_new(ctx, test::poisoned(x.size()), "y from saved");
+  std::vector<LinearGroup> seen;
+  forward::CaptureFn keep = [&](vk::Stream& s, LinearGroup g, const vk::Buffer& in, uint32_t n, uint32_t cols) {
+    if (g == LinearGroup::AttnOutput) s.copy(in, saved, uint64_t(n) * cols * 4);
+  };
+  forward::CaptureFn record = [&](vk::Stream&, LinearGroup g, const vk::Buffer&, uint32_t, uint32_t) {
+    seen.push_back(g);
+  };
+  {
+    vk::Stream s(ctx);
+    m.forward_block(s, 4, xb, batch, y_whole, {&keep});
+    s.submit_and_wait();
+  }
+  {
+    forward::BlockPass pass;
+    pass.capture = &record;
+    pass.attention = &saved;
+    vk::Stream s(ctx);
+    m.forward_block(s, 4, xb, batch, y_from, pass);
+    s.submit_and_wait();
+  }
+  const auto a = vk::download_all<float>(ctx, y_whole, x.size()), b = vk::download_all<float>(ctx, y_from, x.size());
+  EXPECT_EQ(a, b);  // NaN poison left anywhere would also fail
+  EXPECT_EQ(seen, (std::vector<LinearGroup>{LinearGroup::AttnOutput, LinearGroup::FfnGateUp, LinearGroup::FfnDown}));
+  forward::BlockPass bad;
+  bad.attention = &saved;
+  bad.stop_after = LinearGroup::AttnQkv;  // its input is not computed in such a pass
+  vk::Stream s(ctx);
+  EXPECT_THROW(m.forward_block(s, 4, xb, batch, y_from, bad), Error);
 }
 
 TEST(TransformerModel, SetLinearWeightsReplacesABlocksLinear) {
