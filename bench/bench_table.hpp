@@ -42,14 +42,16 @@ inline double wall_ms(const std::function<void()>& fn) {
 }
 
 inline void print_header() {
-  std::printf("%-16s %-22s %-26s %10s %10s %-14s %10s %10s %8s\n", "kernel", "shape", "ours", "ms", "GFLOP/s",
-              "vs", "ms", "GFLOP/s", "ratio");
+  std::printf("%-16s %-22s %-26s %10s %10s %8s %-14s %10s %10s %8s\n", "kernel", "shape", "ours", "ms", "GFLOP/s",
+              "of roof", "vs", "ms", "GFLOP/s", "ratio");
 }
 
-inline void print_row(const Row& r) {
-  std::printf("%-16s %-22s %-26.26s %10.2f %10.2f %-14s %10.2f %10.2f %7.2fx\n", r.kernel.c_str(), r.shape.c_str(),
-              r.ours_name.c_str(), r.ours_ms, r.ours_gflops(), r.theirs_name.c_str(), r.theirs_ms, r.theirs_gflops(),
-              r.ours_gflops() / r.theirs_gflops());
+// roof_gflops: the device's measured multiply-add peak (peak_fma); 0 when unknown.
+inline void print_row(const Row& r, double roof_gflops = 0) {
+  std::printf("%-16s %-22s %-26.26s %10.2f %10.2f %7.1f%% %-14s %10.2f %10.2f %7.2fx\n", r.kernel.c_str(),
+              r.shape.c_str(), r.ours_name.c_str(), r.ours_ms, r.ours_gflops(),
+              roof_gflops > 0 ? 100.0 * r.ours_gflops() / roof_gflops : 0.0, r.theirs_name.c_str(), r.theirs_ms,
+              r.theirs_gflops(), r.ours_gflops() / r.theirs_gflops());
   std::fflush(stdout);
 }
 
@@ -59,6 +61,17 @@ inline nlohmann::json to_json(const Row& r) {
           {"ours_gflops", r.ours_gflops()}, {"baseline", r.theirs_name},
           {"baseline_ms", r.theirs_ms}, {"baseline_gflops", r.theirs_gflops()},
           {"ratio", r.ours_gflops() / r.theirs_gflops()}};
+}
+
+// The device's roofs, measured in the same run as the rows: a multiply-add-bound kernel and a copy.
+struct DeviceRoof {
+  double fma_gflops = 0;  // shaders/peak_fma.comp
+  double copy_gbps = 0;   // vkCmdCopyBuffer between two device buffers, bytes read + written per second
+  std::string fma_shape, copy_shape;
+};
+
+inline nlohmann::json to_json(const DeviceRoof& r) {
+  return {{"fma_gflops", r.fma_gflops}, {"fma_shape", r.fma_shape}, {"copy_gbps", r.copy_gbps}, {"copy_shape", r.copy_shape}};
 }
 
 }  // namespace vkq::bench

@@ -1,4 +1,4 @@
-// vkquant-bench: gram_accumulate and gemm on the chosen Vulkan device next to OpenBLAS
+// vkquant-bench: the device's roofs (peak_fma, a copy), then gram_accumulate and gemm on the chosen Vulkan device next to OpenBLAS
 // ssyrk/sgemm on this machine's CPU, at LLM shapes; table on stdout, --json FILE for the rest.
 // Not a test: it never fails on speed. Our times are GPU timestamps around the dispatches.
 #include <CLI/CLI.hpp>
@@ -13,6 +13,7 @@
 #include "solver_bench.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/gram.hpp"
+#include "kernels/peak_fma.hpp"
 #include "vk/buffer.hpp"
 #include "vk/context.hpp"
 
@@ -26,6 +27,43 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = u(rng);
   return v;
+}
+
+// The device's own roofs, for the "of roof" column: multiply-add throughput (enough invocations to fill
+// every core, enough steps to dwarf the launch) and copy bandwidth.
+bench::DeviceRoof measure_roof(vk::Context& ctx, int reps) {
+  bench::DeviceRoof roof;
+  kernels::PeakFma fma(ctx);
+  const kernels::PeakFmaShape sh{1u << 16, 2048, 0.999f, 0.001f};
+  vk::Buffer out(ctx, uint64_t(sh.invocations) * 4, vk::MemoryUse::Device, "peak_fma out");
+  const double fma_ms = bench::median_ms(reps, [&] {
+    vk::Stream s(ctx);
+    const uint32_t t0 = s.timestamp();
+    fma.run(s, out, sh);
+    const uint32_t t1 = s.timestamp();
+    s.submit_and_wait();
+    return s.elapsed_ms(t0, t1);
+  });
+  roof.fma_gflops = kernels::PeakFma::flops(sh) / (fma_ms * 1e6);
+  roof.fma_shape = "65536 invocations x 2048 steps x 8 FMA";
+  const uint64_t bytes = 64ull << 20;
+  vk::Buffer a(ctx, bytes, vk::MemoryUse::Device, "copy source"), b(ctx, bytes, vk::MemoryUse::Device, "copy target");
+  {
+    vk::Stream s(ctx);
+    s.fill_zero(a);
+    s.submit_and_wait();
+  }
+  const double copy_ms = bench::median_ms(reps, [&] {
+    vk::Stream s(ctx);
+    const uint32_t t0 = s.timestamp();
+    s.copy(a, b, bytes);
+    const uint32_t t1 = s.timestamp();
+    s.submit_and_wait();
+    return s.elapsed_ms(t0, t1);
+  });
+  roof.copy_gbps = 2.0 * double(bytes) / (copy_ms * 1e6);
+  roof.copy_shape = "64 MiB device to device";
+  return roof;
 }
 
 bench::Row bench_gram(vk::Context& ctx, uint32_t n, uint32_t tokens, int reps) {
@@ -138,10 +176,13 @@ int main(int argc, char** argv) {
     std::printf("device: %s (%s, subgroup %u) | CPU baseline: OpenBLAS %s, %d threads | %u hardware threads\n",
                 ctx.probe().name.c_str(), ctx.probe().kind_name(), ctx.probe().subgroup_size, openblas_get_config(),
                 openblas_get_num_threads(), std::thread::hardware_concurrency());
+    const bench::DeviceRoof roof = measure_roof(ctx, reps);
+    std::printf("device roof: %.2f GFLOP/s multiply-add (peak_fma, %s), %.2f GB/s copy (%s)\n", roof.fma_gflops,
+                roof.fma_shape.c_str(), roof.copy_gbps, roof.copy_shape.c_str());
     bench::print_header();
     std::vector<bench::Row> rows;
     auto add = [&](bench::Row r) {
-      bench::print_row(r);
+      bench::print_row(r, roof.fma_gflops);
       rows.push_back(std::move(r));
     };
     const std::vector<uint32_t> gram_n = quick ? std::vector<uint32_t>{576, 2048} : std::vector<uint32_t>{576, 2048, 4096};
@@ -162,8 +203,12 @@ int main(int argc, char** argv) {
                           {"threads", openblas_get_num_threads()},
                           {"reps", reps},
                           {"quick", quick},
+                          {"roof", bench::to_json(roof)},
                           {"rows", nlohmann::json::array()}};
-      for (const auto& r : rows) j["rows"].push_back(bench::to_json(r));
+      for (const auto& r : rows) {
+        j["rows"].push_back(bench::to_json(r));
+        j["rows"].back()["of_roof"] = r.ours_gflops() / roof.fma_gflops;
+      }
       j["solvers"] = bench::solver_rows_json(solver_rows);
       std::ofstream(json_path) << j.dump(2) << "\n";
       std::printf("wrote %s\n", json_path.c_str());

@@ -1,5 +1,5 @@
 // Selftest rows for the solver's helper kernels (scale_columns, gather_matrix, row_quadratic_form,
-// grid_encode),
+// grid_encode) and bench/'s compute roof (peak_fma),
 // each on one awkward shape against its float64 reference.
 #include <algorithm>
 #include <cmath>
@@ -8,15 +8,29 @@
 
 #include "kernels/gather_matrix.hpp"
 #include "kernels/grid_params.hpp"
+#include "kernels/peak_fma.hpp"
 #include "kernels/row_quadratic_form.hpp"
 #include "kernels/scale_columns.hpp"
 #include "reference/grid.hpp"
+#include "reference/peak_fma_ref.hpp"
 #include "selftest/selftest_case.hpp"
 
 namespace vkq::selftest {
 
 std::vector<SelftestRow> utility_ops_case(vk::Context& ctx, std::mt19937_64& rng) {
   std::vector<SelftestRow> rows;
+  {  // peak_fma (bench/'s compute roof): 1000 invocations, 257 steps
+    const kernels::PeakFmaShape sh{1000, 257, 0.999f, 0.001f};
+    auto ob = vk::upload_new(ctx, nan_filled(sh.invocations), "out");
+    kernels::PeakFma k(ctx);
+    rows.push_back(timed_row(
+        ctx, "peak_fma", "1000 x 257 steps", 3e-5,  // worst case: 257 roundings of 6e-8 each, 8 values summed
+        [&](vk::Stream& s) { k.run(s, ob, sh); },
+        [&] {
+          return relative_error(vk::download_all<float>(ctx, ob, sh.invocations),
+                                ref::peak_fma_ref(sh.invocations, sh.iterations, sh.a, sh.b, kernels::PeakFma::kChains));
+        }));
+  }
   {  // scale_columns: (A ⊘ s) − B on a 37 × 129 block
     const uint32_t m = 37, n = 129;
     auto a = uniform(rng, size_t(m) * n, -2, 2), sc = uniform(rng, n, 0.5f, 2.0f), b = uniform(rng, size_t(m) * n, -1, 1);

@@ -43,6 +43,7 @@ const std::map<std::string, std::string>& shader_rows() {
       {"gram_registers", "gram_accumulate"},
       {"grid_encode", "grid_encode"},
       {"log_softmax_nll", "log_softmax_nll"},
+      {"peak_fma", "peak_fma"},
       {"regularize_gram", "regularize_gram"},
       {"rms_norm", "rms_norm"},
       {"rms_norm_rows", "rms_norm_rows"},
