@@ -29,6 +29,18 @@ std::vector<float> random_vector(size_t n, uint64_t seed) {
   return v;
 }
 
+// The median device time (GPU timestamps around what `record` records) of `reps` runs after a warm-up.
+double median_device_ms(vk::Context& ctx, int reps, const std::function<void(vk::Stream&)>& record) {
+  return bench::median_ms(reps, [&] {
+    vk::Stream s(ctx);
+    const uint32_t t0 = s.timestamp();
+    record(s);
+    const uint32_t t1 = s.timestamp();
+    s.submit_and_wait();
+    return s.elapsed_ms(t0, t1);
+  });
+}
+
 // The device's own roofs, for the "of roof" column: multiply-add throughput (enough invocations to fill
 // every core, enough steps to dwarf the launch) and copy bandwidth.
 bench::DeviceRoof measure_roof(vk::Context& ctx, int reps) {
@@ -36,14 +48,7 @@ bench::DeviceRoof measure_roof(vk::Context& ctx, int reps) {
   kernels::PeakFma fma(ctx);
   const kernels::PeakFmaShape sh{1u << 16, 2048, 0.999f, 0.001f};
   vk::Buffer out(ctx, uint64_t(sh.invocations) * 4, vk::MemoryUse::Device, "peak_fma out");
-  const double fma_ms = bench::median_ms(reps, [&] {
-    vk::Stream s(ctx);
-    const uint32_t t0 = s.timestamp();
-    fma.run(s, out, sh);
-    const uint32_t t1 = s.timestamp();
-    s.submit_and_wait();
-    return s.elapsed_ms(t0, t1);
-  });
+  const double fma_ms = median_device_ms(ctx, reps, [&](vk::Stream& s) { fma.run(s, out, sh); });
   roof.fma_gflops = kernels::PeakFma::flops(sh) / (fma_ms * 1e6);
   roof.fma_shape = "65536 invocations x 2048 steps x 8 FMA";
   const uint64_t bytes = 64ull << 20;
@@ -53,14 +58,7 @@ bench::DeviceRoof measure_roof(vk::Context& ctx, int reps) {
     s.fill_zero(a);
     s.submit_and_wait();
   }
-  const double copy_ms = bench::median_ms(reps, [&] {
-    vk::Stream s(ctx);
-    const uint32_t t0 = s.timestamp();
-    s.copy(a, b, bytes);
-    const uint32_t t1 = s.timestamp();
-    s.submit_and_wait();
-    return s.elapsed_ms(t0, t1);
-  });
+  const double copy_ms = median_device_ms(ctx, reps, [&](vk::Stream& s) { s.copy(a, b, bytes); });
   roof.copy_gbps = 2.0 * double(bytes) / (copy_ms * 1e6);
   roof.copy_shape = "64 MiB device to device";
   return roof;
@@ -76,14 +74,8 @@ bench::Row bench_gram(vk::Context& ctx, uint32_t n, uint32_t tokens, int reps) {
   r.ours_name = "vulkan " + ctx.probe().name;
   r.theirs_name = "openblas ssyrk";
   r.flops = double(n) * (n + 1) * tokens;  // the upper triangle, as ssyrk computes
-  r.ours_ms = bench::median_ms(reps, [&] {
-    vk::Stream s(ctx);
-    const uint32_t t0 = s.timestamp();
-    gram.accumulate(s, xb, tokens, kernels::ActivationType::F32);
-    const uint32_t t1 = s.timestamp();
-    s.submit_and_wait();
-    return s.elapsed_ms(t0, t1);
-  });
+  r.ours_ms = median_device_ms(ctx, reps,
+                               [&](vk::Stream& s) { gram.accumulate(s, xb, tokens, kernels::ActivationType::F32); });
   std::vector<float> c(size_t(n) * n, 0.f);
   r.theirs_ms = bench::median_ms(reps, [&] {
     return bench::wall_ms([&] {
@@ -109,14 +101,7 @@ bench::Row bench_gemm(vk::Context& ctx, uint32_t m, uint32_t n, uint32_t k, int 
   r.ours_name = "vulkan " + ctx.probe().name;
   r.theirs_name = "openblas sgemm";
   r.flops = 2.0 * m * n * k;
-  r.ours_ms = bench::median_ms(reps, [&] {
-    vk::Stream s(ctx);
-    const uint32_t t0 = s.timestamp();
-    gemm.run(s, ab, bb, cb, sh);
-    const uint32_t t1 = s.timestamp();
-    s.submit_and_wait();
-    return s.elapsed_ms(t0, t1);
-  });
+  r.ours_ms = median_device_ms(ctx, reps, [&](vk::Stream& s) { gemm.run(s, ab, bb, cb, sh); });
   std::vector<float> c(size_t(m) * n);
   r.theirs_ms = bench::median_ms(reps, [&] {
     return bench::wall_ms([&] {
