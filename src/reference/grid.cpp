@@ -165,6 +165,14 @@ double stored_value(const GridSpec& spec, double v) {
   return is_gguf(spec) ? double(vkq::round_to_half(float(v))) : v;
 }
 
+bool code_near_tie(double w, const GroupParams& p, const GridSpec& spec, double rel) {
+  if (p.scale == 0) return false;
+  const double x = (w - p.min) / p.scale;
+  const double ax = std::abs(x);
+  const double at = spec.format == GridFormat::Q8_0 ? std::abs(ax - std::floor(ax) - 0.5) : std::abs(x - std::floor(x) - 0.5);
+  return at < rel * (1 + ax);
+}
+
 int32_t quantize_value(double w, const GroupParams& p, const GridSpec& spec) {
   if (spec.format == GridFormat::IQ4) {  // the nearest of the 16 values; a tie takes the larger (ggml)
     const double x = p.scale != 0 ? w / p.scale : 0.0;

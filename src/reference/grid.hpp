@@ -48,6 +48,9 @@ GroupParams params_for(const double* w, size_t g, const GridSpec& spec, double s
 double stored_value(const GridSpec& spec, double v);
 
 int32_t quantize_value(double w, const GroupParams& p, const GridSpec& spec);
+// The code argument x = (w − min)/scale lies within rel·(1 + |x|) of a rounding boundary: where an fp32
+// computation may round apart from float64 (e.g. a symmetric grid's largest weight sits exactly at maxq/2).
+bool code_near_tie(double w, const GroupParams& p, const GridSpec& spec, double rel = 1e-5);
 double dequantize_code(int32_t code, const GroupParams& p, const GridSpec& spec);
 
 // A whole m × n matrix: codes row-major, params rows × groups_per_row (groups in column order).

@@ -93,30 +93,37 @@ std::vector<SelftestRow> clip_search_case(vk::Context& ctx, std::mt19937_64& rng
         lw[e] = ref::clip_candidate_loss(tg, len, hg, n, sh.spec, want[e], sh.score);
         lw_max = std::max(lw_max, lw[e]);
       }
-    // A refit is fitted in fp32 and stored-rounded: near an fp16 (or code) rounding midpoint the device
-    // and float64 land on neighbouring params, so groups whose params differ from the reference's are
-    // judged together (their summed loss within 1 %, scaled by 1e-2 into the row's metric), the rest
-    // one by one; the neighbours must stay the exception (at most a tenth of the groups).
-    size_t differing = 0;
-    double sum_got = 0, sum_want = 0;
+    // Candidates are computed in fp32 and stored as fp16, and scored in fp32: a group may land on other
+    // params than the reference's with a loss a few % above the optimum where (a) a refit or range lands
+    // near an fp16 rounding midpoint (the device holds the neighbouring fp16 values), or (b) a weight lies
+    // within fp32 rounding of a code boundary under either group's params (one flipped code moves a
+    // full-block loss by up to a few %, so the device ranks that candidate differently). Such groups are
+    // excused, but must stay the exception (at most a tenth); every other group is judged on its loss.
+    const auto near_tie = [&](size_t e, const ref::GroupParams& prm) {
+      const size_t i = e / groups, j0 = (e % groups) * g, len = std::min<size_t>(g, n - j0);
+      for (size_t j = 0; j < len; ++j)
+        if (ref::code_near_tie(td[i * n + j0 + j], prm, sh.spec, 1e-6)) return true;
+      return false;
+    };
+    size_t excused = 0;
     for (size_t e = 0; e < lw.size(); ++e) {
       const auto& p = got[e];
       const auto& q = want[e];
-      const bool same = std::abs(p.scale - q.scale) <= 1e-5 * std::abs(q.scale) &&
-                        std::abs(p.min - q.min) <= 1e-5 * std::abs(q.min) + 1e-12;
-      if (sh.scale_search && !same) {
-        ++differing, sum_got += lg[e], sum_want += lw[e];
+      const double excess = (lg[e] - lw[e]) / std::max(lw[e], 1e-9 * lw_max + 1e-300);
+      if (excess > row.tolerance &&
+          ((fp16_neighbours(p.scale, q.scale) && fp16_neighbours(p.min, q.min) && ref::is_gguf(sh.spec)) ||
+           near_tie(e, p) || near_tie(e, q))) {
+        ++excused;
         continue;
       }
-      worst = std::max(worst, (lg[e] - lw[e]) / std::max(lw[e], 1e-9 * lw_max + 1e-300));
+      worst = std::max(worst, excess);
     }
-    if (differing > 0) worst = std::max(worst, 1e-2 * (sum_got - sum_want) / std::max(sum_want, 1e-300));
-    if (differing * 10 > lw.size()) worst = INFINITY;
+    if (excused * 10 > lw.size()) worst = INFINITY;
     row.max_error = worst;
     row.passed = worst <= row.tolerance;
     if (!row.passed)
-      row.message = differing * 10 > lw.size() ? "params differ from the float64 reference in over a tenth of the groups"
-                                               : "a chosen clip is worse than the float64 optimum";
+      row.message = excused * 10 > lw.size() ? "fp16 neighbours or code near-ties in over a tenth of the groups"
+                                             : "a chosen clip is worse than the float64 optimum";
     rows.push_back(row);
   }
   return rows;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/float16.hpp"
 #include "reference/grid.hpp"
 #include "vk/context.hpp"
 #include "vk/stream.hpp"
@@ -41,15 +42,14 @@ std::vector<SelftestRow> utility_ops_case(vk::Context& ctx, std::mt19937_64& rng
 double relative_error(const std::vector<float>& got, const std::vector<double>& want);
 std::vector<float> nan_filled(size_t n);
 std::vector<float> uniform(std::mt19937_64& rng, size_t n, float lo, float hi);
-// The code argument (w − min)/scale within fp32 rounding of a rounding boundary: there fp32 and
-// float64 may round apart (e.g. a symmetric grid's largest weight sits exactly at maxq/2).
-inline bool code_near_tie(double w, const ref::GroupParams& p, const ref::GridSpec& spec) {
-  if (p.scale == 0) return false;
-  const double x = (w - p.min) / p.scale;
-  const double ax = std::abs(x);
-  const double at = spec.format == ref::GridFormat::Q8_0 ? std::abs(ax - std::floor(ax) - 0.5)
-                                                          : std::abs(x - std::floor(x) - 0.5);
-  return at < 1e-5 * (1 + ax);
+// Two stored fp16 values that are equal or adjacent (one fp16 step apart, same sign): where an fp32
+// computation and float64 land on either side of an fp16 rounding midpoint.
+inline bool fp16_neighbours(double a, double b) {
+  if (a == b) return true;
+  if (!std::isfinite(a) || !std::isfinite(b) || (a < 0) != (b < 0)) return false;
+  const int ha = float_to_half(float(std::abs(a))), hb = float_to_half(float(std::abs(b)));
+  return std::abs(ha - hb) <= 1 && double(half_to_float(uint16_t(ha))) == std::abs(a) &&
+         double(half_to_float(uint16_t(hb))) == std::abs(b);
 }
 
 inline std::vector<double> to_d(const std::vector<float>& v) { return {v.begin(), v.end()}; }

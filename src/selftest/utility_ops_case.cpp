@@ -111,7 +111,7 @@ std::vector<SelftestRow> utility_ops_case(vk::Context& ctx, std::mt19937_64& rng
           double differ = 0;
           for (size_t e = 0; e < w.size(); ++e) {
             if (codes[e] != want.codes[e]) {
-              differ += !code_near_tie(wd[e], want.params[e / n * groups + (e % n) / 32], spec);
+              differ += !ref::code_near_tie(wd[e], want.params[e / n * groups + (e % n) / 32], spec);
               continue;
             }
             if (!(std::abs(double(q[e]) - wq[e]) <= 1e-6)) differ += 1;  // same code: the same level

@@ -85,7 +85,7 @@ TEST_P(ClipCases, MatchesReference) {
   const auto got = kernels::params_from_device(vk::download_all<float>(ctx, pb, size_t(c.m) * groups * 4));
 
   const size_t g = ref::group_size(c.spec, c.n);
-  size_t same = 0, gained = 0;
+  size_t same = 0, gained = 0, excused = 0;
   double sum_got = 0, sum_want = 0, sum_minmax = 0;
   for (uint32_t i = 0; i < c.m; ++i)
     for (uint32_t k = 0; k < groups; ++k) {
@@ -97,8 +97,8 @@ TEST_P(ClipCases, MatchesReference) {
       ASSERT_TRUE(std::isfinite(pg.scale)) << "group (" << i << ", " << k << ") not written";
       const double l_got = ref::clip_candidate_loss(tg, len, hg, c.n, c.spec, pg, c.score);
       const double l_want = ref::clip_candidate_loss(tg, len, hg, c.n, c.spec, pw, c.score);
-      const double l_minmax =
-          ref::clip_candidate_loss(tg, len, hg, c.n, c.spec, ref::params_for(tg, len, c.spec), c.score);
+      const ref::GroupParams minmax = ref::params_for(tg, len, c.spec);
+      const double l_minmax = ref::clip_candidate_loss(tg, len, hg, c.n, c.spec, minmax, c.score);
       sum_got += l_got, sum_want += l_want, sum_minmax += l_minmax;
       // Equal params must also give equal codes: an INT scale (not stored-rounded) a few ulps from the
       // reference's flips the code of a weight that sits on a rounding midpoint.
@@ -113,7 +113,22 @@ TEST_P(ClipCases, MatchesReference) {
       // then stored-rounded: where the fitted value lies within fp32 error of an fp16 (or code)
       // rounding midpoint, device and float64 land on neighbouring values whose codes differ, so only
       // groups with other params than the reference's are judged in aggregate below.
+      // A weight within fp32 rounding of a code boundary under any of these params may round apart on the
+      // device, and with full-block scoring one flipped code moves a loss by up to a few %, so the device
+      // may rank that candidate differently: a group that misses the bound there is excused (and counted).
+      const auto near_tie = [&] {
+        for (size_t j = 0; j < len; ++j)
+          if (ref::code_near_tie(tg[j], pg, c.spec, 1e-6) || ref::code_near_tie(tg[j], pw, c.spec, 1e-6) ||
+              ref::code_near_tie(tg[j], minmax, c.spec, 1e-6))
+            return true;
+        return false;
+      };
       if (!c.scale_search || equal) {
+        const bool within = l_got <= l_want * (1 + 1e-4) + 1e-12 && l_got <= l_minmax * (1 + 1e-4) + 1e-12;
+        if (!within && near_tie()) {
+          ++excused;
+          continue;
+        }
         EXPECT_LE(l_got, l_want * (1 + 1e-4) + 1e-12) << "group (" << i << ", " << k << ")";
         EXPECT_LE(l_got, l_minmax * (1 + 1e-4) + 1e-12) << "group (" << i << ", " << k << ")";
       }
@@ -122,6 +137,7 @@ TEST_P(ClipCases, MatchesReference) {
   // 8416263630975570072 gave 3 of 14 with refits, each within fp32 error of a rounding midpoint).
   const size_t total = size_t(c.m) * groups;
   EXPECT_GE(same + std::max<size_t>(3, total / 10), total);
+  EXPECT_LE(excused, std::max<size_t>(3, total / 10)) << "code near-ties excused in too many groups";
   EXPECT_LE(sum_got, sum_want * (1 + 1e-2) + 1e-12);
   EXPECT_LE(sum_got, sum_minmax * (1 + 1e-4) + 1e-12);
   if (size_t(c.m) * groups >= 20) {

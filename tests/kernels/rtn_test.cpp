@@ -46,15 +46,6 @@ RtnOut run_rtn(const GridSpec& spec, const std::vector<float>& t, uint32_t m, ui
           vk::download_all<int32_t>(ctx, cb, size_t(m) * n), vk::download_all<float>(ctx, qb, size_t(m) * n)};
 }
 
-// True when the code argument of w sits within fp32 rounding of a rounding boundary.
-bool near_tie(double w, const ref::GroupParams& p, const GridSpec& spec) {
-  if (p.scale == 0) return false;
-  const double x = (w - p.min) / p.scale;
-  const double frac = std::abs(x) - std::floor(std::abs(x));
-  const double at = spec.format == GridFormat::Q8_0 ? std::abs(frac - 0.5) : std::abs((x - std::floor(x)) - 0.5);
-  return at < 1e-5 * (1 + std::abs(x));
-}
-
 // True when the asymmetric INT zero point floor(−lo/scale + 0.5) of group (row, k) sits at a tie.
 bool zero_is_near_tie(const std::vector<float>& t, uint32_t n, size_t row, size_t k, size_t g, const GridSpec& spec,
                       const ref::GroupParams& p) {
@@ -98,7 +89,7 @@ void expect_matches(const GridSpec& spec, const std::vector<float>& t, uint32_t 
       const auto& p = want.params[i * ng + j / g];
       const double wq = ref::dequantize_code(want.codes[e], p, spec);
       if (got.codes[e] != want.codes[e] && !zero_tie[i * ng + j / g]) {
-        ASSERT_TRUE(near_tie(t[e], p, spec)) << "code differs away from a tie at (" << i << ", " << j << "): got "
+        ASSERT_TRUE(ref::code_near_tie(t[e], p, spec)) << "code differs away from a tie at (" << i << ", " << j << "): got "
                                              << got.codes[e] << " want " << want.codes[e];
         ASSERT_LE(std::abs(got.codes[e] - want.codes[e]), 1);
         ++ties;
