@@ -1,4 +1,6 @@
 // Selftest of cross_gram_accumulate + finalize (ALGORITHMS.md §1–§2) against CrossGramRef.
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "kernels/cross_gram.hpp"
@@ -19,7 +21,7 @@ std::vector<SelftestRow> cross_gram_case(vk::Context& ctx, std::mt19937_64& rng)
     row.kernel = "cross_gram_accumulate";
     row.shape = "n=" + std::to_string(sh.n) + " tokens=" + std::to_string(sh.tokens) +
                 (sh.weight != 1.0f ? " weighted" : "");
-    row.metric = "max rel err";
+    row.metric = "max err / max Σ|ΔX||X_q|";
     row.tolerance = 1e-5;  // ALGORITHMS.md §1 accuracy target over long accumulations
     // Positive-mean X_q and a same-sign shift: the hard case for uncompensated fp32 sums.
     auto xq = uniform(rng, size_t(sh.n) * sh.tokens, -0.5f, 1.5f);
@@ -40,7 +42,23 @@ std::vector<SelftestRow> cross_gram_case(vk::Context& ctx, std::mt19937_64& rng)
     row.millis = s.elapsed_ms(t0, t1);
     ref::CrossGramRef want(sh.n);
     want.accumulate(xf.data(), xq.data(), sh.tokens, sh.weight);
-    row.max_error = relative_error(vk::download_all<float>(ctx, db, size_t(sh.n) * sh.n), want.cross_gram());
+    // Errors relative to the sums of |terms|: a few tokens' terms of both signs can cancel to a D entry far
+    // smaller than they are (n=1, 7 tokens: fp32 products then miss by 2.6e-5 of D, seed 1512836124).
+    std::vector<float> abs_f(xf.size()), abs_q(xq.size());
+    for (size_t i = 0; i < xf.size(); ++i) {
+      abs_q[i] = std::abs(xq[i]);
+      abs_f[i] = abs_q[i] + std::abs(xf[i] - xq[i]);
+    }
+    ref::CrossGramRef magnitude(sh.n);
+    magnitude.accumulate(abs_f.data(), abs_q.data(), sh.tokens, sh.weight);
+    const auto got = vk::download_all<float>(ctx, db, size_t(sh.n) * sh.n);
+    const auto w = want.cross_gram(), mag = magnitude.cross_gram();
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      err = std::isfinite(got[i]) ? std::max(err, std::abs(double(got[i]) - w[i])) : INFINITY;
+      scale = std::max(scale, std::abs(mag[i]));
+    }
+    row.max_error = err / std::max(scale, 1e-300);
     row.passed = row.max_error <= row.tolerance;
     if (!row.passed) row.message = "D differs from the float64 reference";
     rows.push_back(row);
