@@ -1,5 +1,6 @@
 #include "calibrate/quantize_run.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
@@ -168,8 +169,9 @@ class Driver {
                                std::vector<double>& mean_abs, const ref::GridSpec& grid);
   // Rounds a tensor without calibration statistics to nearest; returns its dequantized values.
   std::vector<float> round_uncalibrated(const io::TensorPlan& t);
-  // The quantized chain embeds with what the file will hold (rounded before calibration starts).
-  void prepare_embedding();
+  // The quantized chain embeds with what the file will hold (rounded before calibration starts); the
+  // values go to model_q_ when `upload` (else only to the file).
+  void prepare_embedding(bool upload);
   // The output head (or the tied embedding serving as it): GPTQ/SNRQ on the Gram of the final-norm outputs.
   void solve_head();
   // H (and D when α > 0) from the accumulators into h and d, and the statistics pointing at them.
@@ -207,6 +209,16 @@ class Driver {
   std::map<std::string, std::vector<float>> folded_norms_;  // AWQ: norm weights with 1/s folded in
   std::vector<std::string> notes_;
   double stage_units_ = 0;
+  // Only an evaluation runs the quantized model after calibration; without one, each block (and the
+  // embedding) leaves the device once the quantized chain has passed it.
+  bool keep_quantized_model_ = true;
+  // The largest rows x cols fp32 block a solve or a rounding holds on the device at once: larger tensors
+  // go in row tiles with the same result. VKQ_ROW_TILE_BYTES (tests, diagnostics) overrides 64 MiB.
+  uint64_t row_tile_bytes_ = row_tile_bytes_from_env();
+  static uint64_t row_tile_bytes_from_env() {
+    const char* v = std::getenv("VKQ_ROW_TILE_BYTES");
+    return v && std::strtoull(v, nullptr, 10) > 0 ? std::strtoull(v, nullptr, 10) : 64ull << 20;
+  }
 };
 
 void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
@@ -417,6 +429,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
     const auto t0 = Clock::now();
     quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grids[lins.front()], superblocks[lins.front()]));
     lq.set_cancel_check([this] { tracker_->check_cancelled(); });
+    lq.set_row_tile_bytes(row_tile_bytes_);
     std::vector<std::vector<float>> ws;
     std::vector<quant::LayerWeights> layers;
     ws.reserve(lins.size());
@@ -542,21 +555,35 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   }
   kernels::Rtn rtn(*ctx_, grid);
   const uint32_t groups = kernels::grid_groups_per_row(grid, cols);
-  vk::Buffer w = vk::upload_new(*ctx_, values, t.name);
-  vk::Buffer params(*ctx_, uint64_t(rows) * groups * 16, vk::MemoryUse::Device, t.name + " params");
-  vk::Buffer codes(*ctx_, uint64_t(rows) * cols * 4, vk::MemoryUse::Device, t.name + " codes");
-  vk::Buffer q(*ctx_, uint64_t(rows) * cols * 4, vk::MemoryUse::Device, t.name + " Q");
-  vk::Stream s(*ctx_);
-  kernels::RtnShape shape;
-  shape.m = rows, shape.n = cols;
-  rtn.run(s, w, params, codes, q, shape);
-  s.submit_and_wait();
+  // Row tiles (a large vocabulary's table is GBs): rows round independently.
+  const uint32_t tile_rows = uint32_t(std::clamp<uint64_t>(row_tile_bytes_ / (uint64_t(cols) * 4), 1, rows));
   quant::LayerQuantOutput out;
   out.name = t.name;
-  out.codes = vk::download_all<int32_t>(*ctx_, codes, size_t(rows) * cols);
-  out.params = kernels::params_from_device(vk::download_all<float>(*ctx_, params, size_t(rows) * groups * 4));
+  out.codes.reserve(size_t(rows) * cols);
+  std::vector<float> dequantized;
+  dequantized.reserve(size_t(rows) * cols);
+  for (uint32_t r0 = 0; r0 < rows; r0 += tile_rows) {
+    tracker_->check_cancelled();
+    const uint32_t m = std::min(tile_rows, rows - r0);
+    vk::Buffer w(*ctx_, uint64_t(m) * cols * 4, vk::MemoryUse::Device, t.name);
+    vk::upload(*ctx_, w, values.data() + size_t(r0) * cols, uint64_t(m) * cols * 4);
+    vk::Buffer params(*ctx_, uint64_t(m) * groups * 16, vk::MemoryUse::Device, t.name + " params");
+    vk::Buffer codes(*ctx_, uint64_t(m) * cols * 4, vk::MemoryUse::Device, t.name + " codes");
+    vk::Buffer q(*ctx_, uint64_t(m) * cols * 4, vk::MemoryUse::Device, t.name + " Q");
+    vk::Stream s(*ctx_);
+    kernels::RtnShape shape;
+    shape.m = m, shape.n = cols;
+    rtn.run(s, w, params, codes, q, shape);
+    s.submit_and_wait();
+    const auto c = vk::download_all<int32_t>(*ctx_, codes, size_t(m) * cols);
+    const auto prm = kernels::params_from_device(vk::download_all<float>(*ctx_, params, size_t(m) * groups * 4));
+    const auto qv = vk::download_all<float>(*ctx_, q, size_t(m) * cols);
+    out.codes.insert(out.codes.end(), c.begin(), c.end());
+    out.params.insert(out.params.end(), prm.begin(), prm.end());
+    dequantized.insert(dequantized.end(), qv.begin(), qv.end());
+  }
   record(out);
-  return vk::download_all<float>(*ctx_, q, size_t(rows) * cols);
+  return dequantized;
 }
 
 namespace {
@@ -569,12 +596,13 @@ void round_to_float_type(std::vector<float>& v, model::GgmlType t) {
 }
 }  // namespace
 
-void Driver::prepare_embedding() {
+void Driver::prepare_embedding(bool upload) {
   const io::TensorPlan* t = plan_.find("token_embd.weight");
   if (!t) return;
   if (t->action == io::TensorAction::quantize) {
-    model_q_->set_embedding(round_uncalibrated(*t));
-  } else if (t->action == io::TensorAction::convert) {
+    const auto v = round_uncalibrated(*t);
+    if (upload) model_q_->set_embedding(v);
+  } else if (t->action == io::TensorAction::convert && upload) {
     auto v = src_->weights.token_embedding().data;
     round_to_float_type(v, t->output_type);
     model_q_->set_embedding(v);
@@ -587,6 +615,7 @@ void Driver::solve_head() {
   const io::TensorPlan* t = plan_.find(name);
   if (!t) return;
   if (t->action == io::TensorAction::convert) {
+    if (!keep_quantized_model_) return;  // the file copies it; nothing runs it
     auto v = src_->weights.output().data;
     round_to_float_type(v, t->output_type);
     model_q_->set_output_weights(v);
@@ -634,11 +663,14 @@ void Driver::solve_head() {
   quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type),
                                                 superblock_for_gguf_type(t->output_type)));
   lq.set_cancel_check([this] { tracker_->check_cancelled(); });
+  lq.set_row_tile_bytes(row_tile_bytes_);
   auto wm = src_->weights.output();  // the embedding when tied
   std::vector<quant::LayerWeights> layers = {{name, &wm.data, wm.rows}};
   const auto out = lq.quantize_group(layers, stats, "output head").at(0);
-  model_q_->set_output_weights(out.dequantized);
-  if (tied) model_q_->set_embedding(out.dequantized);  // the file holds one table for both roles
+  if (keep_quantized_model_) {
+    model_q_->set_output_weights(out.dequantized);
+    if (tied) model_q_->set_embedding(out.dequantized);  // the file holds one table for both roles
+  }
   TensorResult& r = results_[name];
   r.name = name;
   r.method = opt_.method == "awq" ? "rtn" : opt_.method;
@@ -777,28 +809,40 @@ QuantizeResult Driver::run() {
   co.profile = opt_.profile;
   ctx_ = std::make_unique<vk::Context>(co);
   const auto cancel_point = [this](uint32_t) { tracker_->check_cancelled(); };
-  model_q_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point);
+  // Blocks reach the device when calibration reaches them (the output table when the head does); the
+  // full-precision chain frees each block, and its embedding, once its activations have passed it.
+  model_q_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point, forward::Residency::on_demand);
   const bool need_d = opt_.alpha_mode == "sampled" || opt_.alpha > 0;
-  if (need_d) model_f_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point);
+  if (need_d)
+    model_f_ = std::make_unique<forward::TransformerModel>(*ctx_, src_->weights, cancel_point, forward::Residency::on_demand);
 
   // Work units: every pass over the calibration tokens, and as much again per stage for solving.
   const double passes_per_block = 4.0 * (need_d ? 2.0 : 1.0) + (need_d ? 2.0 : 1.0) + 4.0 * 0.5;
   stage_units_ = double(n_tokens);
   tracker_ = std::make_unique<ProgressTracker>(progress_, cancel_, double(cfg.n_layers) * passes_per_block * n_tokens +
                                                                        2.0 * double(n_tokens));  // + embed, head
+  keep_quantized_model_ = !opt_.eval_text_path.empty();
   tracker_->begin("embed", "calibration tokens", 1, 1);
-  if (need_d) embed_all(*model_f_, xf_);
-  if (!target_.generic && opt_.calib_rounded_embedding) prepare_embedding();
+  if (need_d) {
+    embed_all(*model_f_, xf_);
+    model_f_->release_embedding();
+  }
+  if (!target_.generic && opt_.calib_rounded_embedding) prepare_embedding(true);
   embed_all(*model_q_, xq_);
+  if (!keep_quantized_model_) model_q_->discard_embedding();
   tracker_->advance(double(n_tokens));
   for (uint32_t b = 0; b < cfg.n_layers; ++b) {
     for (const Stage& st : stages(cfg)) solve_stage(b, st);
     tracker_->begin("propagate", "blk." + std::to_string(b), b + 1, cfg.n_layers);
     advance_block(*model_q_, att_q_, b, xq_);
-    if (need_d) advance_block(*model_f_, att_f_, b, xf_);
+    if (!keep_quantized_model_) model_q_->discard_block(b);  // its values are in solved_, for the file
+    if (need_d) {
+      advance_block(*model_f_, att_f_, b, xf_);
+      model_f_->release_block(b);
+    }
   }
   if (!target_.generic) {
-    if (!opt_.calib_rounded_embedding) prepare_embedding();  // for the file and the evaluation
+    if (!opt_.calib_rounded_embedding) prepare_embedding(keep_quantized_model_);  // for the file and the evaluation
     solve_head();
   }
   QuantizeResult result;

@@ -16,6 +16,7 @@ const char* linear_group_name(LinearGroup g) {
 }
 
 struct TransformerModel::Block {
+  bool changed = false;  // set_* wrote it: the source no longer holds its values
   vk::Buffer attn_norm, ffn_norm;
   vk::Buffer post_attn_norm, post_ffn_norm;  // config().post_norms only
   vk::Buffer linears[7];  // in model::kBlockLinears order
@@ -44,9 +45,11 @@ uint32_t logit_rows_per_chunk(uint32_t vocab) { return std::max<uint32_t>(1, (16
 }  // namespace
 
 TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& w,
-                                   const std::function<void(uint32_t block)>& before_block)
+                                   const std::function<void(uint32_t block)>& before_block, Residency residency)
     : ctx_(ctx),
       config_(w.config()),
+      source_(&w),
+      before_block_(before_block),
       gemm_(ctx),
       rms_norm_(ctx),
       rope_(ctx, rope_params(w), w.config().context_length),
@@ -65,42 +68,97 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
   }
   if (c.embed_scale != 1.0)
     embed_scale_ = vk::upload_new(ctx, std::vector<float>(c.dim, float(c.embed_scale)), "embedding scale");
-  embedding_ = vk::upload_new(ctx, w.token_embedding().data, "token_embd");
-  output_ = vk::upload_new(ctx, w.output().data, "output");
   output_norm_ = vk::upload_new(ctx, w.output_norm(), "output_norm");
-  for (uint32_t b = 0; b < c.n_layers; ++b) {
-    if (before_block) before_block(b);
-    auto blkw = std::make_unique<Block>();
-    const std::string pre = "blk." + std::to_string(b) + ".";
-    blkw->attn_norm = vk::upload_new(ctx, w.attn_norm(b), pre + "attn_norm");
-    blkw->ffn_norm = vk::upload_new(ctx, w.ffn_norm(b), pre + "ffn_norm");
-    for (int i = 0; i < 7; ++i)
-      blkw->linears[i] = vk::upload_new(ctx, w.linear(b, model::kBlockLinears[i]).data, pre + model::kBlockLinears[i]);
-    if (c.qkv_bias)
-      for (int i = 0; i < 3; ++i)
-        blkw->qkv_bias[i] = vk::upload_new(ctx, w.linear_bias(b, model::kBlockLinears[i]),
-                                           pre + model::kBlockLinears[i] + ".bias");
-    if (c.post_norms) {
-      blkw->post_attn_norm = vk::upload_new(ctx, w.post_norm(b, "post_attention_norm"), pre + "post_attention_norm");
-      blkw->post_ffn_norm = vk::upload_new(ctx, w.post_norm(b, "post_ffw_norm"), pre + "post_ffw_norm");
-    }
-    if (c.qk_norm) {
-      blkw->q_norm = vk::upload_new(ctx, w.head_norm(b, "attn_q_norm"), pre + "attn_q_norm");
-      blkw->k_norm = vk::upload_new(ctx, w.head_norm(b, "attn_k_norm"), pre + "attn_k_norm");
-    }
-    blocks_.push_back(std::move(blkw));
+  blocks_.resize(c.n_layers);
+  discarded_.assign(c.n_layers, false);
+  if (residency == Residency::on_demand) return;
+  embedding_table();
+  output_table();
+  for (uint32_t b = 0; b < c.n_layers; ++b) blocks_[b] = upload_block(b);
+  source_ = nullptr;  // everything is on the device: nothing reads the source again
+}
+
+std::unique_ptr<TransformerModel::Block> TransformerModel::upload_block(uint32_t b) const {
+  const model::ModelWeights& w = *source_;
+  const auto& c = config_;
+  vk::Context& ctx = ctx_;
+  if (before_block_) before_block_(b);
+  auto blkw = std::make_unique<Block>();
+  const std::string pre = "blk." + std::to_string(b) + ".";
+  blkw->attn_norm = vk::upload_new(ctx, w.attn_norm(b), pre + "attn_norm");
+  blkw->ffn_norm = vk::upload_new(ctx, w.ffn_norm(b), pre + "ffn_norm");
+  for (int i = 0; i < 7; ++i)
+    blkw->linears[i] = vk::upload_new(ctx, w.linear(b, model::kBlockLinears[i]).data, pre + model::kBlockLinears[i]);
+  if (c.qkv_bias)
+    for (int i = 0; i < 3; ++i)
+      blkw->qkv_bias[i] = vk::upload_new(ctx, w.linear_bias(b, model::kBlockLinears[i]),
+                                         pre + model::kBlockLinears[i] + ".bias");
+  if (c.post_norms) {
+    blkw->post_attn_norm = vk::upload_new(ctx, w.post_norm(b, "post_attention_norm"), pre + "post_attention_norm");
+    blkw->post_ffn_norm = vk::upload_new(ctx, w.post_norm(b, "post_ffw_norm"), pre + "post_ffw_norm");
   }
+  if (c.qk_norm) {
+    blkw->q_norm = vk::upload_new(ctx, w.head_norm(b, "attn_q_norm"), pre + "attn_q_norm");
+    blkw->k_norm = vk::upload_new(ctx, w.head_norm(b, "attn_k_norm"), pre + "attn_k_norm");
+  }
+  return blkw;
 }
 
 TransformerModel::~TransformerModel() = default;
 
-vk::Buffer& TransformerModel::linear_buffer(uint32_t block, const std::string& name) const {
+TransformerModel::Block& TransformerModel::resident_block(uint32_t block) {
   if (block >= blocks_.size())
     throw Error("transformer: block " + std::to_string(block) + " out of range (" + std::to_string(blocks_.size()) +
                 " blocks)");
+  if (discarded_[block]) throw Error("transformer: blk." + std::to_string(block) + " was discarded; it cannot run again");
+  if (!blocks_[block]) blocks_[block] = upload_block(block);
+  return *blocks_[block];
+}
+
+vk::Buffer& TransformerModel::embedding_table() {
+  if (embedding_discarded_) throw Error("transformer: the token embedding was discarded; it cannot be used again");
+  if (!embedding_) embedding_ = vk::upload_new(ctx_, source_->token_embedding().data, "token_embd");
+  return embedding_;
+}
+
+vk::Buffer& TransformerModel::output_table() {
+  if (!output_) output_ = vk::upload_new(ctx_, source_->output().data, "output");
+  return output_;
+}
+
+void TransformerModel::release_block(uint32_t block) {
+  if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " out of range");
+  if (!source_) throw Error("transformer: only a model made with Residency::on_demand releases blocks");
+  if (blocks_[block] && blocks_[block]->changed)
+    throw Error("transformer: blk." + std::to_string(block) + " was changed; releasing it would lose those weights");
+  blocks_[block].reset();
+}
+
+void TransformerModel::release_embedding() {
+  if (!source_) throw Error("transformer: only a model made with Residency::on_demand releases its embedding");
+  if (embedding_changed_) throw Error("transformer: the token embedding was changed; releasing it would lose it");
+  embedding_ = vk::Buffer();
+}
+
+void TransformerModel::discard_block(uint32_t block) {
+  if (block >= blocks_.size()) throw Error("transformer: block " + std::to_string(block) + " out of range");
+  blocks_[block].reset();
+  discarded_[block] = true;
+}
+
+void TransformerModel::discard_embedding() {
+  embedding_ = vk::Buffer();
+  embedding_discarded_ = true;
+}
+
+uint32_t TransformerModel::resident_blocks() const {
+  return uint32_t(std::count_if(blocks_.begin(), blocks_.end(), [](const auto& b) { return b != nullptr; }));
+}
+
+vk::Buffer& TransformerModel::linear_buffer(uint32_t block, const std::string& name) {
   const int i = linear_index(name);
   if (i < 0) throw Error("transformer: unknown linear '" + name + "' (expected one of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down)");
-  return blocks_[block]->linears[i];
+  return resident_block(block).linears[i];
 }
 
 void TransformerModel::set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w) {
@@ -131,6 +189,7 @@ void TransformerModel::set_linear_weights(uint32_t block, const std::string& nam
       throw Error("transformer: " + what + " holds a non-finite value at row " + std::to_string(i / s.cols) +
                   ", column " + std::to_string(i % s.cols));
   vk::upload(ctx_, buf, w.data(), w.size() * sizeof(float));
+  blocks_[block]->changed = true;
 }
 
 namespace {
@@ -146,11 +205,15 @@ void check_table(const std::vector<float>& w, uint64_t rows, uint64_t cols, cons
 
 void TransformerModel::set_embedding(const std::vector<float>& w) {
   check_table(w, config_.vocab_size, config_.dim, "token_embd");
+  if (!embedding_) embedding_ = vk::Buffer(ctx_, w.size() * sizeof(float), vk::MemoryUse::Device, "token_embd");
   vk::upload(ctx_, embedding_, w.data(), w.size() * sizeof(float));
+  embedding_changed_ = true;
+  embedding_discarded_ = false;  // it holds values again
 }
 
 void TransformerModel::set_output_weights(const std::vector<float>& w) {
   check_table(w, config_.vocab_size, config_.dim, "output");
+  if (!output_) output_ = vk::Buffer(ctx_, w.size() * sizeof(float), vk::MemoryUse::Device, "output");
   vk::upload(ctx_, output_, w.data(), w.size() * sizeof(float));
 }
 
@@ -163,11 +226,12 @@ void TransformerModel::set_norm_weights(uint32_t block, const std::string& name,
                 " values, got " + std::to_string(w.size()));
   for (float v : w)
     if (!std::isfinite(v)) throw Error("transformer: blk." + std::to_string(block) + "." + name + " holds a non-finite value");
-  Block& b = *blocks_[block];
+  Block& b = resident_block(block);
+  b.changed = true;
   vk::upload(ctx_, name == "attn_norm" ? b.attn_norm : b.ffn_norm, w.data(), w.size() * sizeof(float));
 }
 
-std::vector<float> TransformerModel::linear_weights(uint32_t block, const std::string& name) const {
+std::vector<float> TransformerModel::linear_weights(uint32_t block, const std::string& name) {
   const vk::Buffer& buf = linear_buffer(block, name);
   const model::LinearShape s = model::linear_shape(config_, name);
   return vk::download_all<float>(ctx_, buf, size_t(s.rows) * s.cols);
@@ -234,7 +298,7 @@ void TransformerModel::linear(vk::Stream& s, const vk::Buffer& x, const vk::Buff
 
 void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out) {
   if (!batch.ids) throw Error("transformer: embed() needs a batch with token ids");
-  gather_.run(s, embedding_, batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);
+  gather_.run(s, embedding_table(), batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);
   s.barrier();
   if (embed_scale_) {  // gemma3: x · √dim (ggml_scale)
     kernels::ColumnScaleShape sh;
@@ -259,7 +323,7 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   vk::Buffer& kb = cache ? cache->k[block] : d.k;
   vk::Buffer& vb = cache ? cache->v[block] : d.v;
   const uint32_t kv_off = cache ? d.kv_offset * c.kv_dim() : 0;  // elements
-  const Block& b = *blocks_[block];
+  const Block& b = resident_block(block);
   const uint32_t n = d.tokens;
   // Returns true when the pass ends at this group.
   auto captured = [&](LinearGroup g, const vk::Buffer& x, uint32_t cols) {
@@ -349,7 +413,7 @@ void TransformerModel::final_norm_and_logits(vk::Stream& s, const vk::Buffer& x,
   if (rows == 0) return;
   rms_norm_.run(s, x, output_norm_, d.norm, {rows, c.dim, first_row * c.dim, 0, 0, 0, float(c.rms_eps)});
   s.barrier();
-  linear(s, d.norm, output_, logits, rows, c.dim, c.vocab_size);
+  linear(s, d.norm, output_table(), logits, rows, c.dim, c.vocab_size);
   s.barrier();
 }
 

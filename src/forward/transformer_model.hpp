@@ -73,14 +73,32 @@ struct KvCache {
   std::vector<vk::Buffer> k, v;  // per block: capacity x kv_dim
 };
 
+// Where the weights live. `all`: the constructor uploads every block and both tables. `on_demand`: a block
+// (and the embedding or output table) is uploaded from the source at its first use, and a caller done with
+// it can release it — the source must then outlive the model.
+enum class Residency { all, on_demand };
+
 class TransformerModel {
  public:
-  // Uploads every block's weights (fp32) and the embedding, final norm and classifier.
-  // `before_block` (optional) runs before each block's weights are uploaded: a cancellation point
-  // for large models, whose upload takes a while.
+  // Uploads the final norm, and every block's weights (fp32), the embedding and classifier unless
+  // `residency` is on_demand. `before_block` (optional) runs before each block's weights are uploaded:
+  // a cancellation point for large models, whose upload takes a while.
   TransformerModel(vk::Context& ctx, const model::ModelWeights& weights,
-                   const std::function<void(uint32_t block)>& before_block = {});
+                   const std::function<void(uint32_t block)>& before_block = {},
+                   Residency residency = Residency::all);
   ~TransformerModel();
+
+  // Frees a block's device weights (an on_demand model uploads them again if it is used later). Streams
+  // that used them must have completed. vkq::Error if the model is not on_demand or the block was changed
+  // with set_*: releasing would lose those values.
+  void release_block(uint32_t block);
+  // Likewise for the token embedding (the output table when they are tied is separate on the device).
+  void release_embedding();
+  // Frees a block's (or the embedding's) device weights even where set_* changed them, for a caller that
+  // holds those values elsewhere and runs no further pass over them: a later use is a vkq::Error.
+  void discard_block(uint32_t block);
+  void discard_embedding();
+  uint32_t resident_blocks() const;
 
   const model::LlamaConfig& config() const { return config_; }
   vk::Context& context() const { return ctx_; }
@@ -88,7 +106,7 @@ class TransformerModel {
   // Replaces a linear (attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down) of `block`
   // with rows x cols fp32 values (row-major); vkq::Error for a wrong name, size or a non-finite value.
   void set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
-  std::vector<float> linear_weights(uint32_t block, const std::string& name) const;
+  std::vector<float> linear_weights(uint32_t block, const std::string& name);
   // Replaces the token embedding (the lookup table) or the output head, vocab x dim each, e.g. with
   // the values a quantized file will hold; vkq::Error for a wrong size or a non-finite value.
   void set_embedding(const std::vector<float>& w);
@@ -130,15 +148,24 @@ class TransformerModel {
 
  private:
   struct Block;
+  // The block's weights, uploaded first when an on_demand model does not hold them.
+  Block& resident_block(uint32_t block);
+  std::unique_ptr<Block> upload_block(uint32_t block) const;
+  vk::Buffer& embedding_table();
+  vk::Buffer& output_table();
   // Runs embed + all blocks over `batch`, leaving the final activations in x.
   void run_blocks(vk::Stream& s, DeviceBatch& batch, vk::Buffer& x, KvCache* cache = nullptr);
-  vk::Buffer& linear_buffer(uint32_t block, const std::string& name) const;
+  vk::Buffer& linear_buffer(uint32_t block, const std::string& name);
   void linear(vk::Stream& s, const vk::Buffer& x, const vk::Buffer& w, vk::Buffer& y, uint32_t tokens, uint32_t in,
               uint32_t out, uint64_t y_offset = 0);
 
   vk::Context& ctx_;
   model::LlamaConfig config_;
-  std::vector<std::unique_ptr<Block>> blocks_;
+  const model::ModelWeights* source_ = nullptr;  // on_demand: where released weights come from again
+  std::function<void(uint32_t block)> before_block_;
+  std::vector<std::unique_ptr<Block>> blocks_;  // null: not resident (on_demand)
+  std::vector<bool> discarded_;                  // per block: freed for good
+  bool embedding_changed_ = false, embedding_discarded_ = false;
   vk::Buffer embedding_, output_norm_, output_;
   kernels::Gemm gemm_;
   kernels::RmsNorm rms_norm_;

@@ -119,10 +119,14 @@ struct LayerQuantizer::Impl {
     }
   }
 
-  // ref::closed_form_alpha on the device's result: W' (dead columns zeroed) times D on the device, the
-  // Frobenius products in float64 on the host.
-  double closed_form_alpha(const std::vector<float>& w, const std::vector<uint32_t>& dead, const vk::Buffer& d,
-                           const vk::Buffer& t, const std::vector<float>& q, uint32_t m, uint32_t n, double coef) {
+  // ref::closed_form_alpha's two Frobenius products ⟨Q − W', W' D⟩ and ⟨T − W', W' D⟩/coef over these rows
+  // (summed over a tensor's row tiles, α* = num/den clipped to [0, 1]): W' (dead columns zeroed) times D on
+  // the device, the products in float64 on the host.
+  struct AlphaTerms {
+    double num = 0, den = 0;
+  };
+  AlphaTerms alpha_terms(const std::vector<float>& w, const std::vector<uint32_t>& dead, const vk::Buffer& d,
+                         const vk::Buffer& t, const std::vector<float>& q, uint32_t m, uint32_t n, double coef) {
     std::vector<float> wz = w;
     for (uint32_t i = 0; i < m; ++i)
       for (uint32_t j : dead) wz[size_t(i) * n + j] = 0.0f;
@@ -136,13 +140,12 @@ struct LayerQuantizer::Impl {
     s.submit_and_wait();
     const auto wdh = vk::download_all<float>(ctx, wd, size_t(m) * n);
     const auto th = vk::download_all<float>(ctx, t, size_t(m) * n);
-    double num = 0, den = 0;
+    AlphaTerms a;
     for (size_t k = 0; k < wdh.size(); ++k) {
-      num += (double(q[k]) - wz[k]) * wdh[k];
-      den += (double(th[k]) - wz[k]) / coef * wdh[k];
+      a.num += (double(q[k]) - wz[k]) * wdh[k];
+      a.den += (double(th[k]) - wz[k]) / coef * wdh[k];
     }
-    if (!(den > 0)) return -1;
-    return std::clamp(num / den, 0.0, 1.0);
+    return a;
   }
 
   // Σ_j (E H)_ij E_ij per row with E = Q − T; q is overwritten by E.
@@ -167,6 +170,32 @@ struct LayerQuantizer::Impl {
     return {rf.begin(), rf.end()};
   }
 };
+
+namespace {
+// Appends a row tile's result to the tensor's: per-row data in row order; what every tile shares (name,
+// columns, groups, damping, dead columns) from the first.
+void append_rows(LayerQuantOutput& whole, LayerQuantOutput&& part) {
+  if (whole.rows == 0) {
+    whole = std::move(part);
+    return;
+  }
+  const double rows = double(whole.rows) + part.rows;
+  whole.refit_row_loss_before =
+      (whole.refit_row_loss_before * whole.rows + part.refit_row_loss_before * part.rows) / rows;
+  whole.rows += part.rows;
+  whole.refit_rows += part.refit_rows;
+  const auto append = [](auto& to, auto& from) { to.insert(to.end(), from.begin(), from.end()); };
+  append(whole.codes, part.codes);
+  append(whole.params, part.params);
+  append(whole.superblocks, part.superblocks);
+  append(whole.dequantized, part.dequantized);
+  append(whole.row_loss, part.row_loss);
+}
+}  // namespace
+
+uint32_t LayerQuantizer::rows_per_tile(uint32_t n) const {
+  return uint32_t(std::clamp<uint64_t>(row_tile_bytes_ / (uint64_t(n) * 4), 1, UINT32_MAX));
+}
 
 LayerQuantizer::LayerQuantizer(vk::Context& ctx, const ref::LayerQuantOptions& options)
     : impl_(std::make_unique<Impl>(ctx, options)), opt_(options) {}
@@ -245,131 +274,149 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     if (!lw.w || lw.rows == 0 || lw.w->size() != uint64_t(lw.rows) * n)
       throw Error(lw.name + ": weights are not " + std::to_string(lw.rows) + " x " + std::to_string(n));
     check_finite(lw.name, *lw.w, n);
-    const uint32_t m = lw.rows;
-    const uint64_t bytes = uint64_t(m) * n * 4;
-    vk::Buffer w = vk::upload_new(ctx, *lw.w, lw.name + " W");
-    vk::Buffer t(ctx, bytes, vk::MemoryUse::Device, lw.name + " T");
-    vk::Buffer t_p_storage;
-    const vk::Buffer* t_p = &t;
-    {
-      vk::Stream s(ctx);
-      if (coef == 0) {
-        im.target.run(s, w, w, w, t, m, n, 0.0, prep.dead);  // T = W with dead columns zeroed
-        if (!natural) {
-          t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
-          s.barrier();
-          im.gather.run(s, t, m, n, nullptr, order_map, t_p_storage, m, n);
-          t_p = &t_p_storage;
-        }
-      } else {
-        // §2 T = W + α W D H̃⁻¹, computed in processing order where U lives, then brought back.
-        vk::Buffer w_p_storage;
-        const vk::Buffer* w_p = &w;
-        if (!natural) {
-          w_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " W processing order");
-          im.gather.run(s, w, m, n, nullptr, order_map, w_p_storage, m, n);
-          s.barrier();
-          w_p = &w_p_storage;
-        }
-        t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
-        im.target.run(s, *w_p, d_p, prep.u, t_p_storage, m, n, coef, dead_p);
-        s.barrier();
-        im.gather.run(s, t_p_storage, m, n, nullptr, inverse_map, t, m, n);
-        t_p = &t_p_storage;
-        s.submit_and_wait();  // w_p_storage dies here
-      }
-      s.submit_and_wait();
-    }
-
-    LayerQuantOutput out;
-    out.name = lw.name;
-    out.rows = m;
-    out.cols = n;
-    out.groups_per_row = kernels::grid_groups_per_row(opt_.grid, n);
-    out.damp_used = prep.delta;
-    out.damping_retries = prep.retries;
-    out.dead_columns = prep.dead;
-    const uint64_t param_bytes = uint64_t(m) * out.groups_per_row * 16;
-
-    // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
-    // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
-    vk::Buffer clip_params;
-    std::vector<double> td;  // T on the host, K formats only
-    if (opt_.superblock != ref::SuperBlock::none) {
-      if (importance.empty()) {
+    // Rows are solved independently, so a tensor larger than the row tile (the output head of a large
+    // vocabulary) runs tile by tile, bounding the device workspace; each row's result is the same either way.
+    const uint32_t tile_rows = rows_per_tile(n);
+    LayerQuantOutput whole;
+    Impl::AlphaTerms alpha;
+    double loss_sum = 0;
+    for (uint32_t r0 = 0; r0 < lw.rows; r0 += tile_rows) {
+      if (r0 > 0 && cancel_check_) cancel_check_();
+      const uint32_t m = std::min(tile_rows, lw.rows - r0);
+      const uint64_t bytes = uint64_t(m) * n * 4;
+      std::vector<float> w_copy;  // the tile's rows, when the tensor has more than one tile
+      if (m < lw.rows) w_copy.assign(lw.w->begin() + ptrdiff_t(size_t(r0) * n), lw.w->begin() + ptrdiff_t(size_t(r0 + m) * n));
+      const std::vector<float>& w_rows = m < lw.rows ? w_copy : *lw.w;
+      vk::Buffer w = vk::upload_new(ctx, w_rows, lw.name + " W");
+      vk::Buffer t(ctx, bytes, vk::MemoryUse::Device, lw.name + " T");
+      vk::Buffer t_p_storage;
+      const vk::Buffer* t_p = &t;
+      {
         vk::Stream s(ctx);
-        const std::vector<float> dp = im.diag.diagonal(s, prep.h_reg, n);  // processing order
-        importance.assign(n, 0.0);
-        for (uint32_t p = 0; p < n; ++p) importance[order[p]] = dp[p];
+        if (coef == 0) {
+          im.target.run(s, w, w, w, t, m, n, 0.0, prep.dead);  // T = W with dead columns zeroed
+          if (!natural) {
+            t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
+            s.barrier();
+            im.gather.run(s, t, m, n, nullptr, order_map, t_p_storage, m, n);
+            t_p = &t_p_storage;
+          }
+        } else {
+          // §2 T = W + α W D H̃⁻¹, computed in processing order where U lives, then brought back.
+          vk::Buffer w_p_storage;
+          const vk::Buffer* w_p = &w;
+          if (!natural) {
+            w_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " W processing order");
+            im.gather.run(s, w, m, n, nullptr, order_map, w_p_storage, m, n);
+            s.barrier();
+            w_p = &w_p_storage;
+          }
+          t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
+          im.target.run(s, *w_p, d_p, prep.u, t_p_storage, m, n, coef, dead_p);
+          s.barrier();
+          im.gather.run(s, t_p_storage, m, n, nullptr, inverse_map, t, m, n);
+          t_p = &t_p_storage;
+          s.submit_and_wait();  // w_p_storage dies here
+        }
+        s.submit_and_wait();
       }
-      const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
-      td.assign(tf.begin(), tf.end());
-      ref::SuperBlockSearch sb;
-      try {
-        sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
-      } catch (const Error& e) {
-        throw Error(lw.name + ": " + e.what());  // e.g. a super-block scale beyond fp16
-      }
-      clip_params = vk::upload_new(ctx, kernels::params_to_device(sb.params, opt_.grid.format), lw.name + " super-block params");
-      out.superblocks = std::move(sb.blocks);
-    } else if (im.clip && (is_rtn || opt_.static_groups)) {
-      clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");
-      vk::Buffer scratch(ctx, bytes, vk::MemoryUse::Device, lw.name + " clip scratch");
-      vk::Stream s(ctx);
-      kernels::ClipSearchShape cs;
-      cs.m = m, cs.n = n;
-      im.clip->run(s, t, *h_orig, scratch, clip_params, cs);
-      s.submit_and_wait();
-    }
 
-    vk::Buffer q_buf;
-    const bool params_given = bool(clip_params);
-    if (is_rtn) {
-      vk::Buffer params = clip_params ? std::move(clip_params)
-                                      : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
-      vk::Buffer codes(ctx, bytes, vk::MemoryUse::Device, lw.name + " codes");
-      q_buf = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " Q");
-      vk::Stream s(ctx);
-      kernels::RtnShape rs;
-      rs.m = m, rs.n = n;
-      if (params_given)
-        im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
-      else
-        im.rtn.run(s, t, params, codes, q_buf, rs);
-      s.submit_and_wait();
-      out.codes = vk::download_all<int32_t>(ctx, codes, size_t(m) * n);
-      out.params = kernels::params_from_device(vk::download_all<float>(ctx, params, size_t(m) * out.groups_per_row * 4));
-      out.dequantized = vk::download_all<float>(ctx, q_buf, size_t(m) * n);
-      const uint32_t g = kernels::grid_group_columns(opt_.grid, n);
-      out.g_idx.resize(n);
-      for (uint32_t j = 0; j < n; ++j) out.g_idx[j] = j / g;
-      vk::Buffer e = vk::upload_new(ctx, out.dequantized, lw.name + " E");
-      out.row_loss = im.row_losses(e, t, *h_orig, m, n);
-    } else {
-      GbsProblem pb;
-      pb.target = t_p;
-      pb.u = &prep.u;
-      pb.rows = m;
-      pb.cols = n;
-      if (!natural) pb.order = order;
-      pb.static_params = clip_params ? &clip_params : nullptr;
-      SweepOnHost sw = sweep_to_host(ctx, *im.gbs, pb, m, n);
-      out.codes = std::move(sw.codes);
-      out.params = std::move(sw.params);
-      out.dequantized = std::move(sw.dequantized);
-      out.g_idx = std::move(sw.g_idx);
-      out.row_loss = std::move(sw.row_loss);
-      q_buf = std::move(sw.dequantized_buffer);
-      if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, importance, opt_, out)) {
-        q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
-      }
-    }
+      LayerQuantOutput out;
+      out.name = lw.name;
+      out.rows = m;
+      out.cols = n;
+      out.groups_per_row = kernels::grid_groups_per_row(opt_.grid, n);
+      out.damp_used = prep.delta;
+      out.damping_retries = prep.retries;
+      out.dead_columns = prep.dead;
+      const uint64_t param_bytes = uint64_t(m) * out.groups_per_row * 16;
 
-    // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ / m.
-    const auto per_row = im.row_losses(q_buf, t, *stats.h, m, n);
-    out.loss = std::accumulate(per_row.begin(), per_row.end(), 0.0) / double(m);
-    if (coef != 0) out.alpha_star = im.closed_form_alpha(*lw.w, prep.dead, *stats.d, t, out.dequantized, m, n, coef);
-    outputs.push_back(std::move(out));
+      // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
+      // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
+      vk::Buffer clip_params;
+      std::vector<double> td;  // T on the host, K formats only
+      if (opt_.superblock != ref::SuperBlock::none) {
+        if (importance.empty()) {
+          vk::Stream s(ctx);
+          const std::vector<float> dp = im.diag.diagonal(s, prep.h_reg, n);  // processing order
+          importance.assign(n, 0.0);
+          for (uint32_t p = 0; p < n; ++p) importance[order[p]] = dp[p];
+        }
+        const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
+        td.assign(tf.begin(), tf.end());
+        ref::SuperBlockSearch sb;
+        try {
+          sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
+        } catch (const Error& e) {
+          throw Error(lw.name + ": " + e.what());  // e.g. a super-block scale beyond fp16
+        }
+        clip_params = vk::upload_new(ctx, kernels::params_to_device(sb.params, opt_.grid.format), lw.name + " super-block params");
+        out.superblocks = std::move(sb.blocks);
+      } else if (im.clip && (is_rtn || opt_.static_groups)) {
+        clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");
+        vk::Buffer scratch(ctx, bytes, vk::MemoryUse::Device, lw.name + " clip scratch");
+        vk::Stream s(ctx);
+        kernels::ClipSearchShape cs;
+        cs.m = m, cs.n = n;
+        im.clip->run(s, t, *h_orig, scratch, clip_params, cs);
+        s.submit_and_wait();
+      }
+
+      vk::Buffer q_buf;
+      const bool params_given = bool(clip_params);
+      if (is_rtn) {
+        vk::Buffer params = clip_params ? std::move(clip_params)
+                                        : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
+        vk::Buffer codes(ctx, bytes, vk::MemoryUse::Device, lw.name + " codes");
+        q_buf = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " Q");
+        vk::Stream s(ctx);
+        kernels::RtnShape rs;
+        rs.m = m, rs.n = n;
+        if (params_given)
+          im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
+        else
+          im.rtn.run(s, t, params, codes, q_buf, rs);
+        s.submit_and_wait();
+        out.codes = vk::download_all<int32_t>(ctx, codes, size_t(m) * n);
+        out.params = kernels::params_from_device(vk::download_all<float>(ctx, params, size_t(m) * out.groups_per_row * 4));
+        out.dequantized = vk::download_all<float>(ctx, q_buf, size_t(m) * n);
+        const uint32_t g = kernels::grid_group_columns(opt_.grid, n);
+        out.g_idx.resize(n);
+        for (uint32_t j = 0; j < n; ++j) out.g_idx[j] = j / g;
+        vk::Buffer e = vk::upload_new(ctx, out.dequantized, lw.name + " E");
+        out.row_loss = im.row_losses(e, t, *h_orig, m, n);
+      } else {
+        GbsProblem pb;
+        pb.target = t_p;
+        pb.u = &prep.u;
+        pb.rows = m;
+        pb.cols = n;
+        if (!natural) pb.order = order;
+        pb.static_params = clip_params ? &clip_params : nullptr;
+        SweepOnHost sw = sweep_to_host(ctx, *im.gbs, pb, m, n);
+        out.codes = std::move(sw.codes);
+        out.params = std::move(sw.params);
+        out.dequantized = std::move(sw.dequantized);
+        out.g_idx = std::move(sw.g_idx);
+        out.row_loss = std::move(sw.row_loss);
+        q_buf = std::move(sw.dequantized_buffer);
+        if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, importance, opt_, out)) {
+          q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
+        }
+      }
+
+      // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ, summed over tiles.
+      const auto per_row = im.row_losses(q_buf, t, *stats.h, m, n);
+      loss_sum += std::accumulate(per_row.begin(), per_row.end(), 0.0);
+      if (coef != 0) {
+        const auto a = im.alpha_terms(w_rows, prep.dead, *stats.d, t, out.dequantized, m, n, coef);
+        alpha.num += a.num, alpha.den += a.den;
+      }
+      append_rows(whole, std::move(out));
+    }
+    whole.loss = loss_sum / double(lw.rows);
+    if (coef != 0) whole.alpha_star = alpha.den > 0 ? std::clamp(alpha.num / alpha.den, 0.0, 1.0) : -1;
+    outputs.push_back(std::move(whole));
   }
   return outputs;
 }

@@ -62,9 +62,15 @@ class LayerQuantizer {
   const ref::LayerQuantOptions& options() const { return opt_; }
   // Runs before each layer's solve (and may throw to stop): the caller's cancellation point.
   void set_cancel_check(std::function<void()> check) { cancel_check_ = std::move(check); }
+  // Largest rows x cols fp32 block solved at once (default 64 MiB): a tensor with more rows is solved in
+  // row tiles of this size, which bounds the device workspace (about five such blocks) without changing
+  // any row's result.
+  void set_row_tile_bytes(uint64_t bytes) { row_tile_bytes_ = bytes; }
 
  private:
+  uint32_t rows_per_tile(uint32_t n) const;
   std::function<void()> cancel_check_;
+  uint64_t row_tile_bytes_ = 64ull << 20;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ref::LayerQuantOptions opt_;

@@ -400,6 +400,24 @@ TEST(QuantizeEndToEnd, SavedAttentionOutputsChangeNoByteOfTheFile) {
   EXPECT_TRUE(a == b) << "saving the attention outputs changed the file (" << a.size() << " and " << b.size() << " bytes)";
 }
 
+// Every solve and the embedding's rounding in row tiles of 16 KiB (the whole path a large vocabulary's head
+// and table take, on a model small enough for CI): the same file, byte for byte.
+TEST(QuantizeEndToEnd, RowTilesChangeNoByteOfTheFile) {
+  ScratchDir dir("row-tiles");
+  const std::string whole = dir.file("whole.gguf"), tiled = dir.file("tiled.gguf");
+  QuantizeOptions o = small_run("Q4_1", whole, 2, 96);
+  o.write_report = false;  // the report holds timings
+  o.alpha = 0.25;          // α* sums over the tiles too
+  quantize(o);
+  o.output_path = tiled;
+  ::setenv("VKQ_ROW_TILE_BYTES", "16384", 1);  // 64 rows of the 64-wide embedding and head, 23 of ffn_down
+  quantize(o);
+  ::unsetenv("VKQ_ROW_TILE_BYTES");
+  const auto a = file_bytes(whole), b = file_bytes(tiled);
+  ASSERT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "row tiles changed the file (" << a.size() << " and " << b.size() << " bytes)";
+}
+
 TEST(QuantizeEndToEnd, SameOptionsAndSeedGiveIdenticalFiles) {
   ScratchDir dir("determinism");
   const std::string a = dir.file("a.gguf"), b = dir.file("b.gguf");

@@ -201,6 +201,52 @@ TEST(TransformerModel, SetLinearWeightsReplacesABlocksLinear) {
   EXPECT_THROW(m.set_linear_weights(1, "ffn_down", down), Error);
 }
 
+TEST(TransformerModel, OnDemandModelHoldsOnlyTheBlocksInUseAndComputesTheSame) {
+  auto& ctx = test::vk_context();
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  const auto& c = w.config();
+  const std::vector<int32_t> ids = {1, 410, 469, 347, 5, 77, 300};
+  TransformerModel all(ctx, w);
+  const auto want = all.logits(ids);
+  EXPECT_THROW(all.release_block(0), Error);  // nothing to upload it again from
+  EXPECT_THROW(all.release_embedding(), Error);
+
+  const uint64_t before = ctx.allocated_bytes();
+  TransformerModel lazy(ctx, w, {}, forward::Residency::on_demand);
+  EXPECT_EQ(lazy.resident_blocks(), 0u);
+  EXPECT_LT(ctx.allocated_bytes() - before, uint64_t(c.vocab_size) * c.dim * 4) << "a table was uploaded up front";
+  EXPECT_EQ(lazy.logits(ids), want);
+  EXPECT_EQ(lazy.resident_blocks(), c.n_layers);
+  // Releasing a block frees exactly its weights; the next pass uploads them again, with the same result.
+  const uint64_t held = ctx.allocated_bytes();
+  lazy.release_block(2);
+  EXPECT_EQ(lazy.resident_blocks(), c.n_layers - 1);
+  uint64_t block_bytes = 2ull * c.dim * 4;  // the two norms
+  for (const char* lin : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}) {
+    const auto s = model::linear_shape(c, lin);
+    block_bytes += uint64_t(s.rows) * s.cols * 4;
+  }
+  EXPECT_EQ(held - ctx.allocated_bytes(), block_bytes);
+  lazy.release_embedding();
+  EXPECT_EQ(lazy.logits(ids), want);
+  EXPECT_EQ(lazy.resident_blocks(), c.n_layers);
+  // A changed block holds values the source does not: releasing it would lose them.
+  lazy.set_linear_weights(1, "ffn_down", all.linear_weights(1, "ffn_down"));
+  EXPECT_THROW(lazy.release_block(1), Error);
+  EXPECT_THROW(lazy.release_block(c.n_layers), Error);
+  // Discarding frees it anyway, for a caller that keeps the values elsewhere; the block cannot run again.
+  const uint64_t with_block = ctx.allocated_bytes();
+  lazy.discard_block(1);
+  EXPECT_EQ(with_block - ctx.allocated_bytes(), block_bytes);
+  EXPECT_THROW(lazy.logits(ids), Error);
+  EXPECT_THROW(lazy.set_linear_weights(1, "ffn_down", all.linear_weights(1, "ffn_down")), Error);
+  lazy.discard_embedding();
+  auto batch = lazy.prepare(forward::TokenBatch::from_sequences({ids}));
+  vk::Buffer x = lazy.make_activations(uint32_t(ids.size()), "x");
+  vk::Stream s(ctx);
+  EXPECT_THROW(lazy.embed(s, batch, x), Error);
+}
+
 TEST(TransformerModel, KvCacheDecodingMatchesFullSequence) {
   auto w = model::ModelWeights::open(test::stories_gguf());
   TransformerModel m(test::vk_context(), w);

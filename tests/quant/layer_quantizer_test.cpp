@@ -297,6 +297,60 @@ TEST(LayerQuantizer, SuperBlockFormatsMatchReference) {
   EXPECT_GT(ref_refit_rows, 0u);
 }
 
+// Rows are solved independently, so solving a tensor in row tiles (the output head of a large vocabulary)
+// gives every row exactly the untiled result; the layer loss and α* only sum the tiles' terms in another order.
+TEST(LayerQuantizer, RowTilesGiveTheUntiledResult) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  auto& ctx = test::vk_context();
+  const auto p = make_problem(rng, 13, 256, 600, true, 5);
+  auto h = vk::upload_new(ctx, to_float(p.h), "H");
+  auto d = vk::upload_new(ctx, to_float(p.d), "D");
+  quant::LayerStatistics st;
+  st.h = &h;
+  st.d = &d;
+  st.n = p.n;
+  st.channel_mean_abs = p.mean_abs;
+  std::vector<quant::LayerWeights> lw = {{"layer", &p.w, p.m}};
+  struct Case {
+    const char* what;
+    ref::LayerQuantOptions o;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"rtn Q4_0", options(ref::Method::rtn, ref::GridFormat::Q4_0, 4, 32, false)});
+  cases.push_back({"gptq Q5_1 act-order α 0.25 scale search", options(ref::Method::gptq, ref::GridFormat::Q5_1, 5, 32, true)});
+  cases.back().o.alpha = 0.25;
+  cases.back().o.clip.enabled = true;
+  cases.back().o.clip.expand = 8;
+  cases.back().o.clip.refit = true;
+  cases.push_back({"beam INT4 g64", options(ref::Method::beam, ref::GridFormat::INT, 4, 64, true)});
+  cases.back().o.beam_width = 2;
+  ref::LayerQuantOptions k = options(ref::Method::gptq, ref::GridFormat::INT, 4, 32, false);
+  k.superblock = ref::SuperBlock::Q4_K;
+  k.grid = ref::superblock_grid(k.superblock);
+  cases.push_back({"gptq Q4_K with refit", k});
+  for (const auto& c : cases) {
+    quant::LayerQuantizer whole(ctx, c.o), tiled(ctx, c.o);
+    tiled.set_row_tile_bytes(uint64_t(5) * p.n * 4);  // tiles of 5, 5 and 3 rows
+    const auto a = whole.quantize_group(lw, st, "whole").at(0);
+    const auto b = tiled.quantize_group(lw, st, "tiled").at(0);
+    EXPECT_EQ(b.rows, p.m) << c.what;
+    EXPECT_EQ(a.codes, b.codes) << c.what;
+    EXPECT_EQ(a.dequantized, b.dequantized) << c.what;
+    EXPECT_EQ(a.row_loss, b.row_loss) << c.what;
+    ASSERT_EQ(a.params.size(), b.params.size()) << c.what;
+    for (size_t g = 0; g < a.params.size(); ++g)
+      EXPECT_TRUE(a.params[g].scale == b.params[g].scale && a.params[g].min == b.params[g].min) << c.what << " group " << g;
+    EXPECT_EQ(a.superblocks.size(), b.superblocks.size()) << c.what;
+    EXPECT_EQ(a.refit_rows, b.refit_rows) << c.what;
+    EXPECT_NEAR(a.loss, b.loss, 1e-12 * a.loss) << c.what;
+    EXPECT_NEAR(a.refit_row_loss_before, b.refit_row_loss_before, 1e-12 * std::abs(a.refit_row_loss_before)) << c.what;
+    EXPECT_NEAR(a.alpha_star, b.alpha_star, 1e-12) << c.what;
+    EXPECT_EQ(a.g_idx, b.g_idx) << c.what;
+  }
+}
+
 TEST(LayerQuantizer, GptqBeatsRtnOnCorrelatedInputs) {
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
