@@ -202,17 +202,43 @@ LayerQuantizer::LayerQuantizer(vk::Context& ctx, const ref::LayerQuantOptions& o
 
 LayerQuantizer::~LayerQuantizer() = default;
 
-std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<LayerWeights>& layers,
-                                                             const LayerStatistics& stats, const std::string& label) {
+// What every layer and row tile of a group shares: the regularised Gram and its factor, the column order,
+// D in processing order, H̃ in original order.
+struct LayerQuantizer::Group {
+  uint32_t n = 0;
+  const LayerStatistics* stats = nullptr;
+  double coef = 0;
+  bool is_rtn = false, natural = true;
+  PreparedHessian prep;
+  std::vector<uint32_t> order;          // processing order
+  vk::Buffer order_map, inverse_map;
+  vk::Buffer h_orig_storage;            // H̃ in original order when the processing order differs
+  std::vector<uint32_t> dead_p;         // dead columns in processing order
+  vk::Buffer d_p;                       // D in processing order, dead columns zeroed (α ≠ 0)
+  std::vector<double> importance;       // diag H̃ in original order, for the super-block search (lazy)
+  const vk::Buffer& h_orig() const { return h_orig_storage ? h_orig_storage : prep.h_reg; }
+};
+
+// One row tile's result, with its share of the layer loss and of α*'s products.
+struct LayerQuantizer::RowsResult {
+  LayerQuantOutput out;
+  double loss_sum = 0;
+  Impl::AlphaTerms alpha;
+};
+
+LayerQuantizer::Group LayerQuantizer::prepare_group(const LayerStatistics& stats, const std::string& label) {
   Impl& im = *impl_;
   vk::Context& ctx = im.ctx;
   const uint32_t n = stats.n;
   if (!stats.h || n == 0) throw Error(label + ": no Gram matrix for the layer group");
   validate_layer_options(opt_, n);
-  const double coef = target_coefficient(opt_.alpha_mode, opt_.alpha);
-  if (coef != 0 && !stats.d)
+  Group g;
+  g.n = n;
+  g.stats = &stats;
+  g.coef = target_coefficient(opt_.alpha_mode, opt_.alpha);
+  if (g.coef != 0 && !stats.d)
     throw Error(label + ": α = " + fmt(opt_.alpha) + " needs the cross-Gram D, which was not collected");
-  const bool is_rtn = opt_.method == ref::Method::rtn;
+  g.is_rtn = opt_.method == ref::Method::rtn;
 
   // §2/§4.3: H̃ and U once for the whole group, in processing order.
   HessianOptions ho;
@@ -220,55 +246,187 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
   ho.lambda = opt_.lambda;
   ho.saliency = opt_.saliency;
   ho.channel_mean_abs = stats.channel_mean_abs;
-  ho.act_order = opt_.act_order && !is_rtn;  // RTN has no column order (as the reference)
+  ho.act_order = opt_.act_order && !g.is_rtn;  // RTN has no column order (as the reference)
   ho.label = label;
-  PreparedHessian prep = im.factorizer.prepare(*stats.h, n, ho);
-  std::vector<uint32_t> order = prep.order;
-  if (order.empty()) {
-    order.resize(n);
-    std::iota(order.begin(), order.end(), 0u);
+  g.prep = im.factorizer.prepare(*stats.h, n, ho);
+  g.order = g.prep.order;
+  if (g.order.empty()) {
+    g.order.resize(n);
+    std::iota(g.order.begin(), g.order.end(), 0u);
   }
-  bool natural = true;
-  for (uint32_t p = 0; p < n; ++p) natural &= order[p] == p;
-  const std::vector<uint32_t> inverse = kernels::inverse_permutation(order);
-  vk::Buffer order_map = kernels::GatherMatrix::upload_map(ctx, order, n, "act-order");
-  vk::Buffer inverse_map = kernels::GatherMatrix::upload_map(ctx, inverse, n, "inverse act-order");
+  for (uint32_t p = 0; p < n; ++p) g.natural &= g.order[p] == p;
+  const std::vector<uint32_t> inverse = kernels::inverse_permutation(g.order);
+  g.order_map = kernels::GatherMatrix::upload_map(ctx, g.order, n, "act-order");
+  g.inverse_map = kernels::GatherMatrix::upload_map(ctx, inverse, n, "inverse act-order");
 
   // H̃ in original order, for the clip search and RTN's per-row loss (groups are contiguous there).
-  vk::Buffer h_orig_storage;
-  const vk::Buffer* h_orig = &prep.h_reg;
-  if (!natural && (opt_.clip.enabled || is_rtn)) {
-    h_orig_storage = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " H̃ original order");
+  if (!g.natural && (opt_.clip.enabled || g.is_rtn)) {
+    g.h_orig_storage = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " H̃ original order");
     vk::Stream s(ctx);
-    im.gather.run(s, prep.h_reg, n, n, &inverse_map, inverse_map, h_orig_storage, n, n);
+    im.gather.run(s, g.prep.h_reg, n, n, &g.inverse_map, g.inverse_map, g.h_orig_storage, n, n);
     s.submit_and_wait();
-    h_orig = &h_orig_storage;
   }
 
   // Dead columns in processing order, and D in processing order with its dead columns zeroed.
-  std::vector<uint32_t> dead_p;
-  for (uint32_t j : prep.dead) dead_p.push_back(inverse[j]);
-  vk::Buffer d_p;
-  if (coef != 0) {
-    d_p = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " D processing order");
+  for (uint32_t j : g.prep.dead) g.dead_p.push_back(inverse[j]);
+  if (g.coef != 0) {
+    g.d_p = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " D processing order");
     vk::Stream s(ctx);
-    im.gather.run(s, *stats.d, n, n, &order_map, order_map, d_p, n, n);
-    if (!dead_p.empty()) {
+    im.gather.run(s, *stats.d, n, n, &g.order_map, g.order_map, g.d_p, n, n);
+    if (!g.dead_p.empty()) {
       std::vector<float> mask(n, 1.0f);
-      for (uint32_t p : dead_p) mask[p] = 0.0f;
+      for (uint32_t p : g.dead_p) mask[p] = 0.0f;
       vk::Buffer mask_b = vk::upload_new(ctx, mask, "D dead-column mask");
       s.barrier();
       kernels::ColumnScaleShape cs;
       cs.m = n, cs.n = n;
-      im.scale.run(s, d_p, mask_b, cs);
+      im.scale.run(s, g.d_p, mask_b, cs);
       s.submit_and_wait();
     } else {
       s.submit_and_wait();
     }
   }
 
+  return g;
+}
+
+LayerQuantizer::RowsResult LayerQuantizer::solve_rows(Group& g, const LayerWeights& lw, const std::vector<float>& w_rows,
+                                                      uint32_t m) {
+  Impl& im = *impl_;
+  vk::Context& ctx = im.ctx;
+  const uint64_t bytes = uint64_t(m) * g.n * 4;
+  vk::Buffer w = vk::upload_new(ctx, w_rows, lw.name + " W");
+  vk::Buffer t(ctx, bytes, vk::MemoryUse::Device, lw.name + " T");
+  vk::Buffer t_p_storage;
+  const vk::Buffer* t_p = &t;
+  {
+    vk::Stream s(ctx);
+    if (g.coef == 0) {
+      im.target.run(s, w, w, w, t, m, g.n, 0.0, g.prep.dead);  // T = W with dead columns zeroed
+      if (!g.natural) {
+        t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
+        s.barrier();
+        im.gather.run(s, t, m, g.n, nullptr, g.order_map, t_p_storage, m, g.n);
+        t_p = &t_p_storage;
+      }
+    } else {
+      // §2 T = W + α W D H̃⁻¹, computed in processing order where U lives, then brought back.
+      vk::Buffer w_p_storage;
+      const vk::Buffer* w_p = &w;
+      if (!g.natural) {
+        w_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " W processing order");
+        im.gather.run(s, w, m, g.n, nullptr, g.order_map, w_p_storage, m, g.n);
+        s.barrier();
+        w_p = &w_p_storage;
+      }
+      t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
+      im.target.run(s, *w_p, g.d_p, g.prep.u, t_p_storage, m, g.n, g.coef, g.dead_p);
+      s.barrier();
+      im.gather.run(s, t_p_storage, m, g.n, nullptr, g.inverse_map, t, m, g.n);
+      t_p = &t_p_storage;
+      s.submit_and_wait();  // w_p_storage dies here
+    }
+    s.submit_and_wait();
+  }
+
+  RowsResult r;
+  LayerQuantOutput out;
+  out.name = lw.name;
+  out.rows = m;
+  out.cols = g.n;
+  out.groups_per_row = kernels::grid_groups_per_row(opt_.grid, g.n);
+  out.damp_used = g.prep.delta;
+  out.damping_retries = g.prep.retries;
+  out.dead_columns = g.prep.dead;
+  const uint64_t param_bytes = uint64_t(m) * out.groups_per_row * 16;
+
+  // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
+  // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
+  vk::Buffer clip_params;
+  std::vector<double> td;  // T on the host, K formats only
+  if (opt_.superblock != ref::SuperBlock::none) {
+    if (g.importance.empty()) {
+      vk::Stream s(ctx);
+      const std::vector<float> dp = im.diag.diagonal(s, g.prep.h_reg, g.n);  // processing order
+      g.importance.assign(g.n, 0.0);
+      for (uint32_t p = 0; p < g.n; ++p) g.importance[g.order[p]] = dp[p];
+    }
+    const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * g.n);
+    td.assign(tf.begin(), tf.end());
+    ref::SuperBlockSearch sb;
+    try {
+      sb = ref::superblock_search(td.data(), m, g.n, opt_.superblock, g.importance.data());
+    } catch (const Error& e) {
+      throw Error(lw.name + ": " + e.what());  // e.g. a super-block scale beyond fp16
+    }
+    clip_params = vk::upload_new(ctx, kernels::params_to_device(sb.params, opt_.grid.format), lw.name + " super-block params");
+    out.superblocks = std::move(sb.blocks);
+  } else if (im.clip && (g.is_rtn || opt_.static_groups)) {
+    clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");
+    vk::Buffer scratch(ctx, bytes, vk::MemoryUse::Device, lw.name + " clip scratch");
+    vk::Stream s(ctx);
+    kernels::ClipSearchShape cs;
+    cs.m = m, cs.n = g.n;
+    im.clip->run(s, t, g.h_orig(), scratch, clip_params, cs);
+    s.submit_and_wait();
+  }
+
+  vk::Buffer q_buf;
+  const bool params_given = bool(clip_params);
+  if (g.is_rtn) {
+    vk::Buffer params = clip_params ? std::move(clip_params)
+                                    : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
+    vk::Buffer codes(ctx, bytes, vk::MemoryUse::Device, lw.name + " codes");
+    q_buf = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " Q");
+    vk::Stream s(ctx);
+    kernels::RtnShape rs;
+    rs.m = m, rs.n = g.n;
+    if (params_given)
+      im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
+    else
+      im.rtn.run(s, t, params, codes, q_buf, rs);
+    s.submit_and_wait();
+    out.codes = vk::download_all<int32_t>(ctx, codes, size_t(m) * g.n);
+    out.params = kernels::params_from_device(vk::download_all<float>(ctx, params, size_t(m) * out.groups_per_row * 4));
+    out.dequantized = vk::download_all<float>(ctx, q_buf, size_t(m) * g.n);
+    const uint32_t cols_per_group = kernels::grid_group_columns(opt_.grid, g.n);
+    out.g_idx.resize(g.n);
+    for (uint32_t j = 0; j < g.n; ++j) out.g_idx[j] = j / cols_per_group;
+    vk::Buffer e = vk::upload_new(ctx, out.dequantized, lw.name + " E");
+    out.row_loss = im.row_losses(e, t, g.h_orig(), m, g.n);
+  } else {
+    GbsProblem pb;
+    pb.target = t_p;
+    pb.u = &g.prep.u;
+    pb.rows = m;
+    pb.cols = g.n;
+    if (!g.natural) pb.order = g.order;
+    pb.static_params = clip_params ? &clip_params : nullptr;
+    SweepOnHost sw = sweep_to_host(ctx, *im.gbs, pb, m, g.n);
+    out.codes = std::move(sw.codes);
+    out.params = std::move(sw.params);
+    out.dequantized = std::move(sw.dequantized);
+    out.g_idx = std::move(sw.g_idx);
+    out.row_loss = std::move(sw.row_loss);
+    q_buf = std::move(sw.dequantized_buffer);
+    if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, g.importance, opt_, out)) {
+      q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
+    }
+  }
+
+  // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ, summed over tiles.
+  const auto per_row = im.row_losses(q_buf, t, *g.stats->h, m, g.n);
+  r.loss_sum = std::accumulate(per_row.begin(), per_row.end(), 0.0);
+  if (g.coef != 0) r.alpha = im.alpha_terms(w_rows, g.prep.dead, *g.stats->d, t, out.dequantized, m, g.n, g.coef);
+  r.out = std::move(out);
+  return r;
+}
+
+std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<LayerWeights>& layers,
+                                                             const LayerStatistics& stats, const std::string& label) {
+  Group g = prepare_group(stats, label);
+  const uint32_t n = g.n;
   std::vector<LayerQuantOutput> outputs;
-  std::vector<double> importance;  // diag H̃ in original order, for the super-block search
   for (const LayerWeights& lw : layers) {
     if (cancel_check_) cancel_check_();
     if (!lw.w || lw.rows == 0 || lw.w->size() != uint64_t(lw.rows) * n)
@@ -283,139 +441,15 @@ std::vector<LayerQuantOutput> LayerQuantizer::quantize_group(const std::vector<L
     for (uint32_t r0 = 0; r0 < lw.rows; r0 += tile_rows) {
       if (r0 > 0 && cancel_check_) cancel_check_();
       const uint32_t m = std::min(tile_rows, lw.rows - r0);
-      const uint64_t bytes = uint64_t(m) * n * 4;
       std::vector<float> w_copy;  // the tile's rows, when the tensor has more than one tile
       if (m < lw.rows) w_copy.assign(lw.w->begin() + ptrdiff_t(size_t(r0) * n), lw.w->begin() + ptrdiff_t(size_t(r0 + m) * n));
-      const std::vector<float>& w_rows = m < lw.rows ? w_copy : *lw.w;
-      vk::Buffer w = vk::upload_new(ctx, w_rows, lw.name + " W");
-      vk::Buffer t(ctx, bytes, vk::MemoryUse::Device, lw.name + " T");
-      vk::Buffer t_p_storage;
-      const vk::Buffer* t_p = &t;
-      {
-        vk::Stream s(ctx);
-        if (coef == 0) {
-          im.target.run(s, w, w, w, t, m, n, 0.0, prep.dead);  // T = W with dead columns zeroed
-          if (!natural) {
-            t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
-            s.barrier();
-            im.gather.run(s, t, m, n, nullptr, order_map, t_p_storage, m, n);
-            t_p = &t_p_storage;
-          }
-        } else {
-          // §2 T = W + α W D H̃⁻¹, computed in processing order where U lives, then brought back.
-          vk::Buffer w_p_storage;
-          const vk::Buffer* w_p = &w;
-          if (!natural) {
-            w_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " W processing order");
-            im.gather.run(s, w, m, n, nullptr, order_map, w_p_storage, m, n);
-            s.barrier();
-            w_p = &w_p_storage;
-          }
-          t_p_storage = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " T processing order");
-          im.target.run(s, *w_p, d_p, prep.u, t_p_storage, m, n, coef, dead_p);
-          s.barrier();
-          im.gather.run(s, t_p_storage, m, n, nullptr, inverse_map, t, m, n);
-          t_p = &t_p_storage;
-          s.submit_and_wait();  // w_p_storage dies here
-        }
-        s.submit_and_wait();
-      }
-
-      LayerQuantOutput out;
-      out.name = lw.name;
-      out.rows = m;
-      out.cols = n;
-      out.groups_per_row = kernels::grid_groups_per_row(opt_.grid, n);
-      out.damp_used = prep.delta;
-      out.damping_retries = prep.retries;
-      out.dead_columns = prep.dead;
-      const uint64_t param_bytes = uint64_t(m) * out.groups_per_row * 16;
-
-      // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
-      // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
-      vk::Buffer clip_params;
-      std::vector<double> td;  // T on the host, K formats only
-      if (opt_.superblock != ref::SuperBlock::none) {
-        if (importance.empty()) {
-          vk::Stream s(ctx);
-          const std::vector<float> dp = im.diag.diagonal(s, prep.h_reg, n);  // processing order
-          importance.assign(n, 0.0);
-          for (uint32_t p = 0; p < n; ++p) importance[order[p]] = dp[p];
-        }
-        const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * n);
-        td.assign(tf.begin(), tf.end());
-        ref::SuperBlockSearch sb;
-        try {
-          sb = ref::superblock_search(td.data(), m, n, opt_.superblock, importance.data());
-        } catch (const Error& e) {
-          throw Error(lw.name + ": " + e.what());  // e.g. a super-block scale beyond fp16
-        }
-        clip_params = vk::upload_new(ctx, kernels::params_to_device(sb.params, opt_.grid.format), lw.name + " super-block params");
-        out.superblocks = std::move(sb.blocks);
-      } else if (im.clip && (is_rtn || opt_.static_groups)) {
-        clip_params = vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " clip params");
-        vk::Buffer scratch(ctx, bytes, vk::MemoryUse::Device, lw.name + " clip scratch");
-        vk::Stream s(ctx);
-        kernels::ClipSearchShape cs;
-        cs.m = m, cs.n = n;
-        im.clip->run(s, t, *h_orig, scratch, clip_params, cs);
-        s.submit_and_wait();
-      }
-
-      vk::Buffer q_buf;
-      const bool params_given = bool(clip_params);
-      if (is_rtn) {
-        vk::Buffer params = clip_params ? std::move(clip_params)
-                                        : vk::Buffer(ctx, param_bytes, vk::MemoryUse::Device, lw.name + " params");
-        vk::Buffer codes(ctx, bytes, vk::MemoryUse::Device, lw.name + " codes");
-        q_buf = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, lw.name + " Q");
-        vk::Stream s(ctx);
-        kernels::RtnShape rs;
-        rs.m = m, rs.n = n;
-        if (params_given)
-          im.rtn.run_with_params(s, t, params, codes, q_buf, rs);
-        else
-          im.rtn.run(s, t, params, codes, q_buf, rs);
-        s.submit_and_wait();
-        out.codes = vk::download_all<int32_t>(ctx, codes, size_t(m) * n);
-        out.params = kernels::params_from_device(vk::download_all<float>(ctx, params, size_t(m) * out.groups_per_row * 4));
-        out.dequantized = vk::download_all<float>(ctx, q_buf, size_t(m) * n);
-        const uint32_t g = kernels::grid_group_columns(opt_.grid, n);
-        out.g_idx.resize(n);
-        for (uint32_t j = 0; j < n; ++j) out.g_idx[j] = j / g;
-        vk::Buffer e = vk::upload_new(ctx, out.dequantized, lw.name + " E");
-        out.row_loss = im.row_losses(e, t, *h_orig, m, n);
-      } else {
-        GbsProblem pb;
-        pb.target = t_p;
-        pb.u = &prep.u;
-        pb.rows = m;
-        pb.cols = n;
-        if (!natural) pb.order = order;
-        pb.static_params = clip_params ? &clip_params : nullptr;
-        SweepOnHost sw = sweep_to_host(ctx, *im.gbs, pb, m, n);
-        out.codes = std::move(sw.codes);
-        out.params = std::move(sw.params);
-        out.dequantized = std::move(sw.dequantized);
-        out.g_idx = std::move(sw.g_idx);
-        out.row_loss = std::move(sw.row_loss);
-        q_buf = std::move(sw.dequantized_buffer);
-        if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, importance, opt_, out)) {
-          q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
-        }
-      }
-
-      // §6 layer error with the unregularised H, original order: Σ_i (t − q)_i H (t − q)_iᵀ, summed over tiles.
-      const auto per_row = im.row_losses(q_buf, t, *stats.h, m, n);
-      loss_sum += std::accumulate(per_row.begin(), per_row.end(), 0.0);
-      if (coef != 0) {
-        const auto a = im.alpha_terms(w_rows, prep.dead, *stats.d, t, out.dequantized, m, n, coef);
-        alpha.num += a.num, alpha.den += a.den;
-      }
-      append_rows(whole, std::move(out));
+      RowsResult r = solve_rows(g, lw, m < lw.rows ? w_copy : *lw.w, m);
+      loss_sum += r.loss_sum;
+      alpha.num += r.alpha.num, alpha.den += r.alpha.den;
+      append_rows(whole, std::move(r.out));
     }
     whole.loss = loss_sum / double(lw.rows);
-    if (coef != 0) whole.alpha_star = alpha.den > 0 ? std::clamp(alpha.num / alpha.den, 0.0, 1.0) : -1;
+    if (g.coef != 0) whole.alpha_star = alpha.den > 0 ? std::clamp(alpha.num / alpha.den, 0.0, 1.0) : -1;
     outputs.push_back(std::move(whole));
   }
   return outputs;

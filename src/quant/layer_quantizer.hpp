@@ -68,6 +68,10 @@ class LayerQuantizer {
   void set_row_tile_bytes(uint64_t bytes) { row_tile_bytes_ = bytes; }
 
  private:
+  struct Group;
+  struct RowsResult;
+  Group prepare_group(const LayerStatistics& stats, const std::string& label);
+  RowsResult solve_rows(Group& g, const LayerWeights& lw, const std::vector<float>& w_rows, uint32_t m);
   uint32_t rows_per_tile(uint32_t n) const;
   std::function<void()> cancel_check_;
   uint64_t row_tile_bytes_ = 64ull << 20;
