@@ -38,6 +38,8 @@ struct DeviceSummary {
   bool fp16 = false, int8 = false, fp64 = false, cooperative_matrix = false;
   uint64_t device_local_bytes = 0;
   uint64_t budget_bytes = 0;  // 0 when VK_EXT_memory_budget is absent
+  uint64_t max_storage_buffer_range = 0;  // the most one kernel binding spans: larger tensors go in row ranges
+  uint64_t max_buffer_size = 0;
   uint32_t max_workgroup_count[3] = {0, 0, 0};
   bool chosen = false;        // the device a run would use by default / with the given selector
 };
@@ -197,6 +199,13 @@ struct QuantizeOptions {
   bool calib_rounded_embedding = false;
   uint64_t seed = 0;            // calibration window choice and sampled α
   uint32_t chunk_tokens = 8192; // tokens per forward chunk on the device
+  // The most device memory the run's buffers may hold at once (0: the device heap's budget, from
+  // VK_EXT_memory_budget when the driver reports one). Under it, a large token embedding stays on the host,
+  // solves go in smaller row tiles, and a chunk or tile that still does not fit is split and retried.
+  uint64_t max_device_memory = 0;
+  // Load the model, plan the output and tokenize the calibration text, then stop: QuantizeResult::memory says
+  // what the run would need, and nothing is written.
+  bool dry_run = false;
   // How the calibration activations are held on the host between blocks: "f32" (default) or "f16"
   // (half the host memory; each value rounded to fp16 once per block).
   std::string activations = "f32";
@@ -232,6 +241,18 @@ struct TensorResult {
   int64_t k_refit_rows = -1;    // K types, gptq/beam: rows that kept a refit of their super-block scales; else -1
 };
 
+// What a quantize run needs (estimated before it starts; docs/usage.md "Device memory" gives the formula):
+// device memory by phase, the largest being the peak, and host memory by holder.
+struct MemoryNeeds {
+  uint64_t device_stage = 0, device_embedding = 0, device_head = 0, device_peak = 0;
+  uint64_t host_activations = 0;  // the calibration tokens' activations (and saved attention outputs) per chain
+  uint64_t host_embedding = 0;    // a token embedding gathered on the host
+  uint64_t host_output = 0;       // the packed quantized tensors until the file is written
+  uint64_t host_peak = 0;         // the above plus the largest tensor's working copies (the input is memory-mapped)
+  bool embedding_on_host = false;
+  uint64_t row_tile_bytes = 0;
+};
+
 struct QuantizeResult {
   std::string output_path, report_path;  // empty when not written
   std::string device;
@@ -240,6 +261,9 @@ struct QuantizeResult {
   double seconds = 0;
   uint64_t peak_device_bytes = 0;
   uint64_t peak_host_bytes = 0;  // the process's peak resident memory (RSS) by the end of the run
+  std::vector<std::string> memory_retries;  // each chunk split or row-tile halving after running out of device memory
+  MemoryNeeds memory;            // the estimate made before the run started
+  bool dry_run = false;          // options.dry_run: nothing ran and nothing was written
   uint64_t calibration_tokens = 0;
   bool evaluated = false;
   PerplexityResult evaluation;  // of the quantized model, when eval_text_path was given

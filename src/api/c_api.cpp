@@ -112,6 +112,8 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"calib_end", double_field(&O::calib_end)},
       {"seed", u64_field(&O::seed)},
       {"chunk_tokens", u32_field(&O::chunk_tokens)},
+      {"max_device_memory", u64_field(&O::max_device_memory)},
+      {"dry_run", bool_field(&O::dry_run)},
       {"activations", string_field(&O::activations)},
       {"device", string_field(&O::device)},
       {"write_report", bool_field(&O::write_report)},
@@ -199,7 +201,9 @@ std::string quantize_result_json(const vkq::QuantizeResult& r) {
   nlohmann::json j = {{"output_path", r.output_path}, {"report_path", r.report_path}, {"device", r.device},
                       {"tensors", tensors}, {"notes", r.notes}, {"seconds", r.seconds},
                       {"peak_device_bytes", r.peak_device_bytes}, {"peak_host_bytes", r.peak_host_bytes},
-                      {"calibration_tokens", r.calibration_tokens},
+                      {"memory_retries", r.memory_retries}, {"calibration_tokens", r.calibration_tokens},
+                      {"dry_run", r.dry_run}, {"estimated_device_bytes", r.memory.device_peak},
+                      {"estimated_host_bytes", r.memory.host_peak},
                       {"evaluated", r.evaluated}};
   if (r.evaluated) j["evaluation"] = perplexity_json(r.evaluation);
   if (!r.profile.empty()) {

@@ -35,6 +35,8 @@ std::vector<DeviceSummary> list_devices(const std::string& selector) {
     d.cooperative_matrix = p.cooperative_matrix;
     d.device_local_bytes = p.device_local_bytes();
     d.budget_bytes = p.device_local_budget();
+    d.max_storage_buffer_range = p.max_storage_buffer_range;
+    d.max_buffer_size = p.max_buffer_size;
     for (int k = 0; k < 3; ++k) d.max_workgroup_count[k] = p.max_workgroup_count[k];
     d.chosen = i == chosen;
     out.push_back(d);
@@ -62,6 +64,8 @@ std::string devices_json(const std::vector<DeviceSummary>& devices) {
                    {"cooperative_matrix", d.cooperative_matrix},
                    {"device_local_bytes", d.device_local_bytes},
                    {"budget_bytes", d.budget_bytes},
+                   {"max_storage_buffer_range", d.max_storage_buffer_range},
+                   {"max_buffer_size", d.max_buffer_size},
                    {"max_workgroup_count", {d.max_workgroup_count[0], d.max_workgroup_count[1], d.max_workgroup_count[2]}},
                    {"chosen", d.chosen}});
   }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "calibrate/calibration_data.hpp"
 #include "calibrate/kernel_times.hpp"
+#include "calibrate/memory_estimate.hpp"
 #include "calibrate/model_source.hpp"
 #include "calibrate/perplexity_eval.hpp"
 #include "calibrate/progress_tracker.hpp"
@@ -22,6 +24,7 @@
 #include "io/imatrix_writer.hpp"
 #include "io/output_plan.hpp"
 #include "io/quantized_gguf_writer.hpp"
+#include "io/tensor_packing.hpp"
 #include "kernels/cross_gram.hpp"
 #include "kernels/gram.hpp"
 #include "kernels/rtn.hpp"
@@ -95,6 +98,18 @@ std::vector<Chunk> make_chunks(const std::vector<std::vector<int32_t>>& seqs, ui
   return chunks;
 }
 
+// The chunk's sequences in two chunks (the first holding half, rounded up); false for a one-sequence chunk.
+bool split_chunk(const std::vector<std::vector<int32_t>>& seqs, std::vector<Chunk>& chunks, size_t i) {
+  const Chunk c = chunks[i];
+  if (c.n_seqs < 2) return false;
+  Chunk a{c.first_seq, (c.n_seqs + 1) / 2, c.first_token, 0};
+  for (size_t q = 0; q < a.n_seqs; ++q) a.tokens += uint32_t(seqs[c.first_seq + q].size());
+  const Chunk b{c.first_seq + a.n_seqs, c.n_seqs - a.n_seqs, c.first_token + a.tokens, c.tokens - a.tokens};
+  chunks[i] = a;
+  chunks.insert(chunks.begin() + ptrdiff_t(i) + 1, b);
+  return true;
+}
+
 forward::TokenBatch chunk_batch(const std::vector<std::vector<int32_t>>& seqs, const Chunk& c) {
   return forward::TokenBatch::from_sequences(
       std::vector<std::vector<int32_t>>(seqs.begin() + long(c.first_seq), seqs.begin() + long(c.first_seq + c.n_seqs)));
@@ -131,11 +146,6 @@ struct Activations {
   }
 };
 
-struct Solved {
-  std::vector<int32_t> codes;
-  std::vector<float> d, m;  // per 32-column block; super-block types: d, dmin per 256-column super-block
-  std::vector<int32_t> scales, mins;  // super-block types: 16 quantized sub-block scales and mins per super-block
-};
 
 class Driver {
  public:
@@ -146,6 +156,17 @@ class Driver {
 
  private:
   void embed_all(forward::TransformerModel& model, Activations& out);
+  // Runs `body` on every chunk in order. A chunk that runs out of device memory (before its work was submitted,
+  // so nothing it feeds has changed) is split in two by sequences for the rest of the run and its halves run
+  // in its place; a one-sequence chunk that does not fit is an error that says what to change.
+  void for_each_chunk(const std::function<void(const Chunk&)>& body);
+  // Runs a solve or a rounding (`f` reads row_tile_bytes_); out of device memory, it halves the row tiles and
+  // runs `f` again from the start (its inputs are unchanged), down to kMinRowTileBytes.
+  template <class F>
+  auto with_row_tile_retry(const std::string& what, F&& f) -> decltype(f());
+  void record_memory_retry(const std::string& what);
+  // What this run will hold (calibrate/memory_estimate.hpp), once the context and the plan exist.
+  MemoryNeeds estimate(uint64_t calibration_tokens) const;
   void collect_statistics(uint32_t block, const Stage& stage, kernels::GramAccumulator& gram,
                           kernels::CrossGramAccumulator* cross);
   // Each chain's attention outputs of one block, saved by the first pass that computes them (the AttnOutput
@@ -180,7 +201,8 @@ class Driver {
   // D += α ΔX-weighted cross products of one chunk: per sequence with sampled α, else α = 1.
   void accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cross, const vk::Buffer& x_full,
                         const vk::Buffer& x_quant, const Chunk& c, uint32_t cols);
-  Solved pack_for_gguf(const quant::LayerQuantOutput& out) const;
+  // The solved tensor's GGUF bytes (its type from the plan), packed at once: the run keeps these, not codes.
+  std::vector<uint8_t> pack_for_gguf(const quant::LayerQuantOutput& out) const;
   void write_output();
   // --imatrix-out: the summed squared inputs of a calibrated tensor (its Gram's diagonal, unnormalised).
   void record_imatrix(const std::string& tensor, const kernels::GramAccumulator& gram);
@@ -204,7 +226,7 @@ class Driver {
   std::map<std::string, io::ImatrixEntry> imatrix_;      // per calibrated tensor
   Activations xq_, xf_;
   AttentionCache att_q_, att_f_;
-  std::map<std::string, Solved> solved_;
+  std::map<std::string, std::vector<uint8_t>> solved_;  // packed, per quantized tensor
   std::map<std::string, TensorResult> results_;
   std::map<std::string, std::vector<float>> folded_norms_;  // AWQ: norm weights with 1/s folded in
   std::vector<std::string> notes_;
@@ -215,17 +237,91 @@ class Driver {
   // The largest rows x cols fp32 block a solve or a rounding holds on the device at once: larger tensors
   // go in row tiles with the same result. VKQ_ROW_TILE_BYTES (tests, diagnostics) overrides 64 MiB.
   uint64_t row_tile_bytes_ = row_tile_bytes_from_env();
+  static constexpr uint64_t kMinRowTileBytes = 256 << 10;
+  std::vector<std::string> memory_retries_;  // for the report: each retry after running out of device memory
   static uint64_t row_tile_bytes_from_env() {
     const char* v = std::getenv("VKQ_ROW_TILE_BYTES");
     return v && std::strtoull(v, nullptr, 10) > 0 ? std::strtoull(v, nullptr, 10) : 64ull << 20;
   }
 };
 
+MemoryNeeds Driver::estimate(uint64_t calibration_tokens) const {
+  MemoryEstimateInputs in;
+  in.config = src_->weights.config();
+  in.calibration_tokens = calibration_tokens;
+  in.chunk_tokens = opt_.chunk_tokens;
+  in.two_chains = opt_.alpha_mode == "sampled" || opt_.alpha > 0;
+  in.evaluate = !opt_.eval_text_path.empty();
+  in.f16_activations = opt_.activations == "f16";
+  in.embedding_on_host = forward::TransformerModel::embedding_on_host(*ctx_, in.config);
+  in.row_tile_bytes = row_tile_bytes_;
+  const bool tied = plan_.find("output.weight") == nullptr;
+  in.head_solved = false;  // a generic grid solves no head
+  for (const auto& t : plan_.tensors) {
+    if (t.action != io::TensorAction::quantize) continue;
+    in.output_bytes += t.rows() * model::ggml_row_size(t.output_type, t.cols());
+    in.largest_tensor_elements = std::max<uint64_t>(in.largest_tensor_elements, t.rows() * t.cols());
+    const bool head = t.name == (tied ? "token_embd.weight" : "output.weight");
+    if (head && t.calibrated) in.head_solved = true;
+    // Super-block types round on the host; the legacy ones in row tiles on the device.
+    if (!t.calibrated && superblock_for_gguf_type(t.output_type) == ref::SuperBlock::none)
+      in.rounded_elements = std::max<uint64_t>(in.rounded_elements, t.rows() * t.cols());
+  }
+  if (target_.generic)  // nothing is packed; the largest linear is what is solved
+    for (const Stage& st : stages(in.config))
+      for (const auto& lin : st.linears) {
+        const model::LinearShape s = model::linear_shape(in.config, lin);
+        in.largest_tensor_elements = std::max<uint64_t>(in.largest_tensor_elements, uint64_t(s.rows) * s.cols);
+      }
+  return estimate_memory(in);
+}
+
+void Driver::record_memory_retry(const std::string& what) {
+  memory_retries_.push_back(what);
+  notes_.push_back(what);
+  tracker_->notice(what);
+}
+
+void Driver::for_each_chunk(const std::function<void(const Chunk&)>& body) {
+  for (size_t i = 0; i < chunks_.size();) {
+    try {
+      body(chunks_[i]);
+      ++i;
+    } catch (const vk::OutOfDeviceMemory& e) {
+      const Chunk c = chunks_[i];
+      if (!split_chunk(calib_.sequences, chunks_, i))
+        throw vk::OutOfDeviceMemory(std::string(e.what()) + "; a chunk of one calibration sequence (" +
+                                    std::to_string(c.tokens) + " tokens) does not fit either: lower --calib-len, "
+                                    "or raise --max-device-memory");
+      record_memory_retry(std::string(e.what()) + "; retried with the chunk of " + std::to_string(c.tokens) +
+                          " tokens split into " + std::to_string(chunks_[i].tokens) + " + " +
+                          std::to_string(chunks_[i + 1].tokens));
+    }
+  }
+}
+
+template <class F>
+auto Driver::with_row_tile_retry(const std::string& what, F&& f) -> decltype(f()) {
+  for (;;) {
+    try {
+      return f();
+    } catch (const vk::OutOfDeviceMemory& e) {
+      if (row_tile_bytes_ / 2 < kMinRowTileBytes)
+        throw vk::OutOfDeviceMemory(std::string(e.what()) + " (" + what + ", in row tiles of " +
+                                    std::to_string(row_tile_bytes_ >> 10) + " KiB: the matrices the solve needs " +
+                                    "whole do not fit; raise --max-device-memory)");
+      row_tile_bytes_ /= 2;
+      record_memory_retry(std::string(e.what()) + "; " + what + " retried in row tiles of " +
+                          std::to_string(row_tile_bytes_ >> 10) + " KiB");
+    }
+  }
+}
+
 void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
   const uint64_t tokens = std::accumulate(chunks_.begin(), chunks_.end(), uint64_t(0),
                                           [](uint64_t a, const Chunk& c) { return a + c.tokens; });
   out.resize(tokens, model.config().dim, opt_.activations == "f16");
-  for (const Chunk& c : chunks_) {
+  for_each_chunk([&](const Chunk& c) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model.prepare(batch);
@@ -234,7 +330,7 @@ void Driver::embed_all(forward::TransformerModel& model, Activations& out) {
     model.embed(s, db, x);
     s.submit_and_wait();
     out.download(*ctx_, x, c.first_token, c.tokens);
-  }
+  });
 }
 
 void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::GramAccumulator& gram,
@@ -246,7 +342,7 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
     s.submit_and_wait();
   }
   const bool saves_q = will_save_attention(att_q_, block, stage.group), saves_f = cross && will_save_attention(att_f_, block, stage.group);
-  for (const Chunk& c : chunks_) {
+  for_each_chunk([&](const Chunk& c) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model_q_->prepare(batch);
@@ -273,7 +369,7 @@ void Driver::collect_statistics(uint32_t block, const Stage& stage, kernels::Gra
     };
     block_pass(*model_q_, att_q_, saves_q, block, c, db, xin, xin, &accumulate, stage.group);  // stops at the capture
     tracker_->advance(double(c.tokens));
-  }
+  });
   if (saves_q) att_q_.block = block;
   if (saves_f) att_f_.block = block;
 }
@@ -347,7 +443,7 @@ void Driver::accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cros
 
 void Driver::advance_block(forward::TransformerModel& model, AttentionCache& cache, uint32_t block, Activations& x) {
   const bool save = false;  // the last pass of the block: nothing after it could reuse a save
-  for (const Chunk& c : chunks_) {
+  for_each_chunk([&](const Chunk& c) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model.prepare(batch);
@@ -357,28 +453,32 @@ void Driver::advance_block(forward::TransformerModel& model, AttentionCache& cac
     block_pass(model, cache, save, block, c, db, xin, xout, nullptr, std::nullopt);
     x.download(*ctx_, xout, c.first_token, c.tokens);
     tracker_->advance(double(c.tokens));
-  }
+  });
 }
 
-Solved Driver::pack_for_gguf(const quant::LayerQuantOutput& out) const {
-  Solved s;
-  s.codes = out.codes;
+std::vector<uint8_t> Driver::pack_for_gguf(const quant::LayerQuantOutput& out) const {
+  const io::TensorPlan* t = plan_.find(out.name);
+  if (!t) throw Error(out.name + ": missing from the output plan");
+  const std::string op = out.name + ": packing for " + model::ggml_type_name(t->output_type);
+  std::vector<float> d, m;
   if (!out.superblocks.empty()) {
+    std::vector<int32_t> scales, mins;
     for (const auto& sb : out.superblocks) {
-      s.d.push_back(float(sb.d));
-      s.m.push_back(float(sb.dmin));
-      s.scales.insert(s.scales.end(), sb.scale, sb.scale + 16);
-      s.mins.insert(s.mins.end(), sb.min, sb.min + 16);
+      d.push_back(float(sb.d));
+      m.push_back(float(sb.dmin));
+      scales.insert(scales.end(), sb.scale, sb.scale + 16);
+      mins.insert(mins.end(), sb.min, sb.min + 16);
     }
-    return s;
+    return io::pack_superblock_tensor(*t, out.codes, d, m, scales, mins, op);
   }
   for (const auto& p : out.params) {
     if (!std::isfinite(p.scale) || !std::isfinite(p.min) || std::abs(p.scale) > 65504 || std::abs(p.min) > 65504)
       throw Error(out.name + ": a block scale overflows fp16 (|d| > 65504); the weights are too large for this type");
-    s.d.push_back(float(p.scale));
-    s.m.push_back(float(p.min));
+    d.push_back(float(p.scale));
+    m.push_back(float(p.min));
   }
-  return s;
+  const bool has_m = t->output_type == model::GgmlType::Q4_1 || t->output_type == model::GgmlType::Q5_1;
+  return io::pack_quantized_tensor(*t, out.codes, d, has_m ? std::span<const float>(m) : std::span<const float>(), op);
 }
 
 void Driver::solve_stage(uint32_t block, const Stage& stage) {
@@ -429,7 +529,6 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
     const auto t0 = Clock::now();
     quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grids[lins.front()], superblocks[lins.front()]));
     lq.set_cancel_check([this] { tracker_->check_cancelled(); });
-    lq.set_row_tile_bytes(row_tile_bytes_);
     std::vector<std::vector<float>> ws;
     std::vector<quant::LayerWeights> layers;
     ws.reserve(lins.size());
@@ -457,8 +556,11 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       group_stats.h = &h_scaled;
       (void)a;
     }
-    const auto outs = lq.quantize_group(layers, group_stats, "blk." + std::to_string(block) + " " +
-                                                                 forward::linear_group_name(stage.group));
+    const std::string group_name = "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group);
+    const auto outs = with_row_tile_retry(group_name + "'s solve", [&] {
+      lq.set_row_tile_bytes(row_tile_bytes_);
+      return lq.quantize_group(layers, group_stats, group_name);
+    });
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count() / double(outs.size());
     for (size_t i = 0; i < outs.size(); ++i) {
       const auto& out = outs[i];
@@ -556,11 +658,13 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   kernels::Rtn rtn(*ctx_, grid);
   const uint32_t groups = kernels::grid_groups_per_row(grid, cols);
   // Row tiles (a large vocabulary's table is GBs): rows round independently.
-  const uint32_t tile_rows = uint32_t(std::clamp<uint64_t>(row_tile_bytes_ / (uint64_t(cols) * 4), 1, rows));
   quant::LayerQuantOutput out;
   out.name = t.name;
-  out.codes.reserve(size_t(rows) * cols);
   std::vector<float> dequantized;
+  with_row_tile_retry(t.name + "'s rounding", [&] {
+  const uint32_t tile_rows = uint32_t(std::clamp<uint64_t>(row_tile_bytes_ / (uint64_t(cols) * 4), 1, rows));
+  out.codes.clear(), out.params.clear(), dequantized.clear();
+  out.codes.reserve(size_t(rows) * cols);
   dequantized.reserve(size_t(rows) * cols);
   for (uint32_t r0 = 0; r0 < rows; r0 += tile_rows) {
     tracker_->check_cancelled();
@@ -582,6 +686,7 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
     out.params.insert(out.params.end(), prm.begin(), prm.end());
     dequantized.insert(dequantized.end(), qv.begin(), qv.end());
   }
+  });
   record(out);
   return dequantized;
 }
@@ -635,7 +740,7 @@ void Driver::solve_head() {
     s.submit_and_wait();
   }
   tracker_->begin("calibrate", "output head", 1, 1);
-  for (const Chunk& c : chunks_) {
+  for_each_chunk([&](const Chunk& c) {
     tracker_->check_cancelled();
     auto batch = chunk_batch(calib_.sequences, c);
     auto db = model_q_->prepare(batch);
@@ -655,7 +760,7 @@ void Driver::solve_head() {
     }
     s.submit_and_wait();
     tracker_->advance(double(c.tokens));
-  }
+  });
   vk::Buffer h, d;
   const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
   record_imatrix(name, gram);
@@ -663,10 +768,12 @@ void Driver::solve_head() {
   quant::LayerQuantizer lq(*ctx_, layer_options(opt_, grid_for_gguf_type(t->output_type),
                                                 superblock_for_gguf_type(t->output_type)));
   lq.set_cancel_check([this] { tracker_->check_cancelled(); });
-  lq.set_row_tile_bytes(row_tile_bytes_);
   auto wm = src_->weights.output();  // the embedding when tied
   std::vector<quant::LayerWeights> layers = {{name, &wm.data, wm.rows}};
-  const auto out = lq.quantize_group(layers, stats, "output head").at(0);
+  const auto out = with_row_tile_retry("the output head's solve", [&] {
+    lq.set_row_tile_bytes(row_tile_bytes_);
+    return lq.quantize_group(layers, stats, "output head").at(0);
+  });
   if (keep_quantized_model_) {
     model_q_->set_output_weights(out.dequantized);
     if (tied) model_q_->set_embedding(out.dequantized);  // the file holds one table for both roles
@@ -704,13 +811,8 @@ void Driver::write_output() {
     r.type = model::ggml_type_name(t.output_type);
     if (r.note.empty() && t.fallback) r.note = t.reason;
     if (t.action == io::TensorAction::quantize) {
-      const Solved& sv = solved_.at(t.name);
-      if (model::is_superblock_type(t.output_type)) {
-        writer_->write_superblocks(t.name, sv.codes, sv.d, sv.m, sv.scales, sv.mins);
-        continue;
-      }
-      const bool has_m = t.output_type == model::GgmlType::Q4_1 || t.output_type == model::GgmlType::Q5_1;
-      writer_->write_quantized(t.name, sv.codes, sv.d, has_m ? std::span<const float>(sv.m) : std::span<const float>());
+      writer_->write_packed(t.name, solved_.at(t.name));
+      solved_.erase(t.name);  // written: its bytes are no longer needed
     } else if (auto f = folded_norms_.find(t.name); f != folded_norms_.end()) {
       writer_->write_float(t.name, f->second);  // AWQ scales folded into the norm
       r.method = "awq-fold";
@@ -783,9 +885,11 @@ QuantizeResult Driver::run() {
     rs.calib_seqs = calib_.sequences.size();
     rs.calib_seq_len = calib_.seq_len;
     settings_ = rs;
-    writer_ = std::make_unique<io::QuantizedGgufWriter>(*src_->weights.gguf(), plan_, rs, opt_.output_path, opt_.force);
-    if (opt_.write_report && !opt_.force && std::filesystem::exists(report_path_for(opt_.output_path)))
-      throw Error(report_path_for(opt_.output_path) + " exists; pass --force to overwrite it");
+    if (!opt_.dry_run) {
+      writer_ = std::make_unique<io::QuantizedGgufWriter>(*src_->weights.gguf(), plan_, rs, opt_.output_path, opt_.force);
+      if (opt_.write_report && !opt_.force && std::filesystem::exists(report_path_for(opt_.output_path)))
+        throw Error(report_path_for(opt_.output_path) + " exists; pass --force to overwrite it");
+    }
   } else {
     tracker_->begin("tokenize", opt_.calib_path, 1, 1);
     CalibrationOptions co{opt_.calib_seqs, opt_.calib_len, opt_.seed, {opt_.calib_begin, opt_.calib_end},
@@ -793,7 +897,7 @@ QuantizeResult Driver::run() {
     calib_ = load_calibration_set(opt_.calib_path, *src_->tokenizer, co, cfg.context_length);
   }
   // Opened now, like the output: an existing file without --force fails before any calibration work.
-  if (!opt_.imatrix_out_path.empty())
+  if (!opt_.imatrix_out_path.empty() && !opt_.dry_run)
     imatrix_writer_ = std::make_unique<io::ImatrixWriter>(opt_.imatrix_out_path, opt_.force);
   for (const auto& n : calib_.notes) {
     notes_.push_back(n);
@@ -808,6 +912,22 @@ QuantizeResult Driver::run() {
   co.device = opt_.device;
   co.profile = opt_.profile;
   ctx_ = std::make_unique<vk::Context>(co);
+  ctx_->set_memory_cap(opt_.max_device_memory);
+  // A row tile is bound whole by the kernels, and several live at once: keep it within one binding and an
+  // eighth of the cap.
+  row_tile_bytes_ = std::min<uint64_t>(row_tile_bytes_, ctx_->probe().max_storage_buffer_range);
+  if (opt_.max_device_memory) row_tile_bytes_ = std::min<uint64_t>(row_tile_bytes_, opt_.max_device_memory / 8);
+  row_tile_bytes_ = std::max<uint64_t>(row_tile_bytes_, kMinRowTileBytes);
+  const MemoryNeeds needs = estimate(n_tokens);
+  if (opt_.dry_run) {
+    QuantizeResult r;
+    r.dry_run = true;
+    r.device = ctx_->probe().name;
+    r.calibration_tokens = n_tokens;
+    r.memory = needs;
+    r.notes = notes_;
+    return r;
+  }
   const auto cancel_point = [this](uint32_t) { tracker_->check_cancelled(); };
   // Blocks reach the device when calibration reaches them (the output table when the head does); the
   // full-precision chain frees each block, and its embedding, once its activations have passed it.
@@ -879,6 +999,8 @@ QuantizeResult Driver::run() {
   for (auto& [name, r] : results_) result.tensors.push_back(r);
   result.notes = notes_;
   result.peak_device_bytes = ctx_->peak_allocated_bytes();
+  result.memory_retries = memory_retries_;
+  result.memory = needs;
   result.peak_host_bytes = peak_resident_bytes();
   result.seconds = tracker_->elapsed_seconds();
   result.profile = kernel_times(ctx_->profile());
@@ -890,6 +1012,8 @@ QuantizeResult Driver::run() {
     rep.total_seconds = result.seconds;
     rep.peak_device_bytes = result.peak_device_bytes;
     rep.peak_host_bytes = result.peak_host_bytes;
+    rep.max_device_memory = opt_.max_device_memory;
+    rep.memory_retries = memory_retries_;
     rep.profile = result.profile;
     rep.calibration_notes = calib_.notes;
     rep.plan_notes = plan_.notes;

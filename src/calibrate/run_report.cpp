@@ -77,6 +77,8 @@ std::string run_report_json(const RunReport& report) {
       {"total_seconds", report.total_seconds},
       {"peak_device_bytes", report.peak_device_bytes},
       {"peak_host_bytes", report.peak_host_bytes},
+      {"max_device_memory", report.max_device_memory},
+      {"memory_retries", report.memory_retries},
       {"calibration_notes", report.calibration_notes},
       {"plan_notes", report.plan_notes},
   };

@@ -7,11 +7,45 @@
 #include "cli/profile_table.hpp"
 #include "cli/progress_printer.hpp"
 #include "cli/range_option.hpp"
+#include "cli/size_option.hpp"
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::cli {
 
 namespace {
+
+std::string gib(uint64_t bytes) {
+  char s[32];
+  if (bytes >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(bytes) / (1ull << 30));
+  else std::snprintf(s, sizeof s, "%.1f MiB", double(bytes) / (1 << 20));
+  return s;
+}
+
+nlohmann::json memory_json(const MemoryNeeds& m) {
+  return {{"device_peak", m.device_peak},         {"device_stage", m.device_stage},
+          {"device_embedding", m.device_embedding}, {"device_head", m.device_head},
+          {"host_peak", m.host_peak},             {"host_activations", m.host_activations},
+          {"host_embedding", m.host_embedding},   {"host_output", m.host_output},
+          {"embedding_on_host", m.embedding_on_host}, {"row_tile_bytes", m.row_tile_bytes}};
+}
+
+void print_dry_run(const QuantizeResult& r, const QuantizeOptions& o) {
+  const MemoryNeeds& m = r.memory;
+  std::printf("what this run would need on %s (%llu calibration tokens; formula: docs/usage.md, Device memory):\n",
+              r.device.c_str(), (unsigned long long)r.calibration_tokens);
+  std::printf("  device memory  %s at most: a block's stage %s, the embedding %s (table %s), the output head %s;\n"
+              "                 solves in row tiles of %s%s\n",
+              gib(m.device_peak).c_str(), gib(m.device_stage).c_str(), gib(m.device_embedding).c_str(),
+              m.embedding_on_host ? "gathered on the host" : "on the device", gib(m.device_head).c_str(),
+              gib(m.row_tile_bytes).c_str(),
+              o.max_device_memory ? (", under --max-device-memory " + gib(o.max_device_memory)).c_str() : "");
+  std::printf("  host memory    %s at most: activations %s, embedding table %s, packed output %s, and the largest\n"
+              "                 tensor's working copies (the input file is memory-mapped, not counted)\n",
+              gib(m.host_peak).c_str(), gib(m.host_activations).c_str(), gib(m.host_embedding).c_str(),
+              gib(m.host_output).c_str());
+  for (const auto& n : r.notes) std::printf("note: %s\n", n.c_str());
+  std::printf("nothing was run or written (--dry-run)\n");
+}
 
 void print_summary(const QuantizeResult& r) {
   std::printf("%-28s %-6s %-8s %12s %10s  %s\n", "tensor", "type", "method", "loss", "seconds", "note");
@@ -41,7 +75,7 @@ void add_quantize_command(CLI::App& app) {
       "Example: vkquant quantize model-f16.gguf --calib text.txt -t Q4_0 -o model-q4_0.gguf");
   static QuantizeOptions o;
   static std::string calib_range = "0:1", eval_range = "0:1", eval_protocol = "windows",
-                     calib_protocol = "sampled";
+                     calib_protocol = "sampled", max_device_memory;
   static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
   static bool scale_search = false, no_scale_search = false;
   cmd->add_option("model", o.model_path, "Input model: GGUF (llama, qwen2, qwen3, gemma3 or phi3 architecture) with F32/F16/BF16 weights, or already quantized (legacy or K types) with --allow-requantize; a Hugging Face checkpoint folder (config.json, tokenizer, safetensors); or a llama2.c .bin with --tokenizer")->required();
@@ -100,6 +134,14 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--seed", o.seed, "Seed for the calibration window choice and sampled α")->capture_default_str();
   cmd->add_option("--chunk-tokens", o.chunk_tokens, "Tokens per forward chunk on the device (less = less memory)")
       ->capture_default_str();
+  cmd->add_flag("--dry-run", o.dry_run,
+                "Load the model, plan the output and tokenize the calibration text, then print the device and host "
+                "memory the run would need (by phase) and stop; nothing is written");
+  cmd->add_option("--max-device-memory", max_device_memory,
+                  "SIZE (bytes, or with K/M/G/T, e.g. 4G): the most device memory the run may hold at once (default: "
+                  "the heap's budget when the driver reports one). Under it a large token embedding stays in host "
+                  "memory, solves work in smaller row tiles, and a chunk that does not fit is split and retried "
+                  "(each retry is in the report); the output is the same file as without a cap");
   cmd->add_option("--activations", o.activations,
                   "How the calibration tokens' activations are held in host memory between blocks: f32 (default) "
                   "or f16 (half the memory, each value rounded to fp16 once per block)")
@@ -150,6 +192,7 @@ void add_quantize_command(CLI::App& app) {
     o.static_groups = !dynamic_groups;
     o.write_report = !no_report;
     parse_range_option("--calib-range", calib_range, o.calib_begin, o.calib_end);
+    o.max_device_memory = max_device_memory.empty() ? 0 : parse_size_option("--max-device-memory", max_device_memory);
     parse_range_option("--eval-range", eval_range, o.eval_begin, o.eval_end);
     o.calib_protocol = calib_protocol == "llama" ? CalibrationProtocol::Llama : CalibrationProtocol::Sampled;
     o.eval_protocol = eval_protocol == "llama" ? PerplexityProtocol::Llama : PerplexityProtocol::Windows;
@@ -165,14 +208,18 @@ void add_quantize_command(CLI::App& app) {
       r = quantize(o, [&](const ProgressEvent& e) { printer(e); }, &cancel);
     }
     printer.end();
-    if (json) {
+    if (r.dry_run && !json) {
+      print_dry_run(r, o);
+    } else if (json) {
       nlohmann::json t = nlohmann::json::array();
       for (const auto& x : r.tensors)
         t.push_back({{"name", x.name}, {"type", x.type}, {"method", x.method}, {"loss", x.loss}, {"note", x.note}});
       nlohmann::json j = {{"event", "result"}, {"schema", kJsonEventsSchema}, {"output", r.output_path}, {"report", r.report_path},
                           {"seconds", r.seconds}, {"peak_device_bytes", r.peak_device_bytes},
-                          {"peak_host_bytes", r.peak_host_bytes}, {"tensors", t}};
+                          {"peak_host_bytes", r.peak_host_bytes}, {"memory_retries", r.memory_retries},
+                          {"estimated_memory", memory_json(r.memory)}, {"tensors", t}};
       if (r.evaluated) j["perplexity"] = r.evaluation.perplexity;
+      if (r.dry_run) j["dry_run"] = true;
       if (o.profile) j["profile"] = profile_json(r.profile);
       std::printf("%s\n", j.dump().c_str());
     } else {

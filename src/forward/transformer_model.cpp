@@ -72,7 +72,8 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
   blocks_.resize(c.n_layers);
   discarded_.assign(c.n_layers, false);
   if (residency == Residency::on_demand) return;
-  embedding_table();
+  if (embedding_on_host()) host_embedding_table();
+  else embedding_table();
   output_table();
   for (uint32_t b = 0; b < c.n_layers; ++b) blocks_[b] = upload_block(b);
   source_ = nullptr;  // everything is on the device: nothing reads the source again
@@ -115,10 +116,22 @@ TransformerModel::Block& TransformerModel::resident_block(uint32_t block) {
   return *blocks_[block];
 }
 
+bool TransformerModel::embedding_on_host(const vk::Context& ctx, const model::LlamaConfig& config) {
+  const uint64_t bytes = uint64_t(config.vocab_size) * config.dim * 4;
+  const uint64_t cap = ctx.memory_cap();
+  return bytes > ctx.probe().max_storage_buffer_range || (cap && bytes > cap / 4);
+}
+
 vk::Buffer& TransformerModel::embedding_table() {
   if (embedding_discarded_) throw Error("transformer: the token embedding was discarded; it cannot be used again");
   if (!embedding_) embedding_ = vk::upload_new(ctx_, source_->token_embedding().data, "token_embd");
   return embedding_;
+}
+
+const std::vector<float>& TransformerModel::host_embedding_table() {
+  if (embedding_discarded_) throw Error("transformer: the token embedding was discarded; it cannot be used again");
+  if (host_embedding_.empty()) host_embedding_ = source_->token_embedding().data;
+  return host_embedding_;
 }
 
 vk::Buffer& TransformerModel::output_table() {
@@ -138,6 +151,7 @@ void TransformerModel::release_embedding() {
   if (!source_) throw Error("transformer: only a model made with Residency::on_demand releases its embedding");
   if (embedding_changed_) throw Error("transformer: the token embedding was changed; releasing it would lose it");
   embedding_ = vk::Buffer();
+  host_embedding_ = {};
 }
 
 void TransformerModel::discard_block(uint32_t block) {
@@ -148,6 +162,7 @@ void TransformerModel::discard_block(uint32_t block) {
 
 void TransformerModel::discard_embedding() {
   embedding_ = vk::Buffer();
+  host_embedding_ = {};
   embedding_discarded_ = true;
 }
 
@@ -205,8 +220,12 @@ void check_table(const std::vector<float>& w, uint64_t rows, uint64_t cols, cons
 
 void TransformerModel::set_embedding(const std::vector<float>& w) {
   check_table(w, config_.vocab_size, config_.dim, "token_embd");
-  if (!embedding_) embedding_ = vk::Buffer(ctx_, w.size() * sizeof(float), vk::MemoryUse::Device, "token_embd");
-  vk::upload(ctx_, embedding_, w.data(), w.size() * sizeof(float));
+  if (embedding_on_host()) {
+    host_embedding_ = w;
+  } else {
+    if (!embedding_) embedding_ = vk::Buffer(ctx_, w.size() * sizeof(float), vk::MemoryUse::Device, "token_embd");
+    vk::upload(ctx_, embedding_, w.data(), w.size() * sizeof(float));
+  }
   embedding_changed_ = true;
   embedding_discarded_ = false;  // it holds values again
 }
@@ -264,6 +283,7 @@ DeviceBatch TransformerModel::prepare(const TokenBatch& b) {
   d.tokens = n;
   d.kv_offset = b.kv_offset;
   if (!b.ids.empty()) d.ids = vk::upload_new(ctx_, b.ids, "token ids");
+  d.host_ids = b.ids;
   d.positions = vk::upload_new(ctx_, b.positions, "positions");
   d.ranges = vk::upload_new(ctx_, b.ranges, "key ranges");
   if (c.swa_window > 0) {
@@ -298,7 +318,16 @@ void TransformerModel::linear(vk::Stream& s, const vk::Buffer& x, const vk::Buff
 
 void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out) {
   if (!batch.ids) throw Error("transformer: embed() needs a batch with token ids");
-  gather_.run(s, embedding_table(), batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);
+  if (embedding_on_host()) {  // the rows gathered on the host, written to x_out at once
+    const std::vector<float>& table = host_embedding_table();
+    std::vector<float> rows(uint64_t(batch.tokens) * config_.dim);
+    for (uint32_t t = 0; t < batch.tokens; ++t)
+      std::copy_n(table.begin() + ptrdiff_t(uint64_t(batch.host_ids[t]) * config_.dim), config_.dim,
+                  rows.begin() + ptrdiff_t(uint64_t(t) * config_.dim));
+    vk::upload(ctx_, x_out, rows.data(), rows.size() * sizeof(float));
+  } else {
+    gather_.run(s, embedding_table(), batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);
+  }
   s.barrier();
   if (embed_scale_) {  // gemma3: x · √dim (ggml_scale)
     kernels::ColumnScaleShape sh;

@@ -62,6 +62,7 @@ struct DeviceBatch {
   uint32_t tokens = 0;
   uint32_t kv_offset = 0;  // TokenBatch::kv_offset
   vk::Buffer ids, positions, ranges;
+  std::vector<int32_t> host_ids;  // for an embedding gathered on the host
   vk::Buffer ranges_swa;  // the ranges cut to the sliding window (config().swa_window > 0 only)
   vk::Buffer norm, q, k, v, att, proj, h, gate, up;
 };
@@ -101,6 +102,9 @@ class TransformerModel {
   uint32_t resident_blocks() const;
 
   const model::LlamaConfig& config() const { return config_; }
+  // The token embedding stays on the host (rows gathered there per batch) when one binding cannot span it
+  // (maxStorageBufferRange) or it would take more than a quarter of the context's device-memory cap.
+  static bool embedding_on_host(const vk::Context& ctx, const model::LlamaConfig& config);
   vk::Context& context() const { return ctx_; }
 
   // Replaces a linear (attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down) of `block`
@@ -119,7 +123,8 @@ class TransformerModel {
   // A tokens x dim activation buffer.
   vk::Buffer make_activations(uint32_t tokens, const std::string& label) const;
 
-  // x_out = embedding rows of batch.ids.
+  // x_out = embedding rows of batch.ids. When the table stays on the host (embedding_on_host()), the rows are
+  // written to x_out at once, not in stream order: nothing recorded in `s` may still use x_out.
   void embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out);
   // x_out = block(x_in); x_out may be x_in. `pass` adds captures, a KV cache, an early end or a
   // start from a saved attention output.
@@ -152,6 +157,8 @@ class TransformerModel {
   Block& resident_block(uint32_t block);
   std::unique_ptr<Block> upload_block(uint32_t block) const;
   vk::Buffer& embedding_table();
+  const std::vector<float>& host_embedding_table();
+  bool embedding_on_host() const { return embedding_on_host(ctx_, config_); }
   vk::Buffer& output_table();
   // Runs embed + all blocks over `batch`, leaving the final activations in x.
   void run_blocks(vk::Stream& s, DeviceBatch& batch, vk::Buffer& x, KvCache* cache = nullptr);
@@ -167,6 +174,7 @@ class TransformerModel {
   std::vector<bool> discarded_;                  // per block: freed for good
   bool embedding_changed_ = false, embedding_discarded_ = false;
   vk::Buffer embedding_, output_norm_, output_;
+  std::vector<float> host_embedding_;  // embedding_on_host(): the table
   kernels::Gemm gemm_;
   kernels::RmsNorm rms_norm_;
   kernels::Rope rope_;

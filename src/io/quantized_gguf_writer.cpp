@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "io/gguf_writer.hpp"
+#include "io/tensor_packing.hpp"
 #include "model/gguf.hpp"
 #include "vkquant/vkquant.hpp"
 
@@ -25,7 +26,6 @@ GgufValue f64(double v) { return value(GgufValueType::FLOAT64, v); }
 GgufValue boolean(bool v) { return value(GgufValueType::BOOL, v); }
 GgufValue str(std::string v) { return value(GgufValueType::STRING, std::move(v)); }
 
-bool has_min(GgmlType t) { return t == GgmlType::Q4_1 || t == GgmlType::Q5_1; }
 
 // vkquant.* keys; set() so that re-quantizing a vkquant file replaces its old record.
 void set_settings(GgufWriter& w, const RunSettings& s) {
@@ -105,26 +105,7 @@ void QuantizedGgufWriter::push(const TensorPlan& t, const void* data, size_t n) 
 void QuantizedGgufWriter::write_quantized(std::string_view name, std::span<const int32_t> codes, std::span<const float> d,
                                           std::span<const float> m) {
   const TensorPlan& t = expect(name, "write_quantized");
-  const std::string op = path_ + ": write_quantized('" + t.name + "')";
-  if (t.action != TensorAction::quantize)
-    throw Error(op + ": the plan says " + tensor_action_name(t.action) + " to " + model::ggml_type_name(t.output_type) +
-                ", not quantize");
-  const uint64_t rows = t.rows(), cols = t.cols();
-  const uint64_t blocks = cols / model::kLegacyBlockSize;
-  if (codes.size() != rows * cols)
-    throw Error(op + ": " + std::to_string(codes.size()) + " codes for " + std::to_string(rows) + " x " +
-                std::to_string(cols));
-  if (d.size() != rows * blocks)
-    throw Error(op + ": " + std::to_string(d.size()) + " scales d, expected " + std::to_string(rows * blocks));
-  if (has_min(t.output_type) && m.size() != rows * blocks)
-    throw Error(op + ": " + model::ggml_type_name(t.output_type) + " needs " + std::to_string(rows * blocks) +
-                " block minimums m, got " + std::to_string(m.size()));
-
-  const uint64_t row_bytes = model::ggml_row_size(t.output_type, cols);
-  std::vector<uint8_t> bytes(rows * row_bytes);
-  for (uint64_t r = 0; r < rows; ++r)
-    model::pack_row(t.output_type, d.data() + r * blocks, has_min(t.output_type) ? m.data() + r * blocks : nullptr,
-                    codes.data() + r * cols, cols, bytes.data() + r * row_bytes);
+  const auto bytes = pack_quantized_tensor(t, codes, d, m, path_ + ": write_quantized('" + t.name + "')");
   push(t, bytes.data(), bytes.size());
 }
 
@@ -132,22 +113,18 @@ void QuantizedGgufWriter::write_superblocks(std::string_view name, std::span<con
                                             std::span<const float> d, std::span<const float> dmin,
                                             std::span<const int32_t> scales, std::span<const int32_t> mins) {
   const TensorPlan& t = expect(name, "write_superblocks");
-  const std::string op = path_ + ": write_superblocks('" + t.name + "')";
-  if (t.action != TensorAction::quantize || !model::is_superblock_type(t.output_type))
-    throw Error(op + ": the plan says " + tensor_action_name(t.action) + " to " + model::ggml_type_name(t.output_type) +
-                ", not a super-block type");
-  const uint64_t block = model::ggml_block_size(t.output_type);  // 256, or IQ4_NL's 32
-  const uint64_t rows = t.rows(), cols = t.cols(), per_row = cols / block, blocks = rows * per_row;
-  if (codes.size() != rows * cols)
-    throw Error(op + ": " + std::to_string(codes.size()) + " codes for " + std::to_string(rows) + " x " +
-                std::to_string(cols));
-  if (d.size() != blocks || dmin.size() != blocks || scales.size() != blocks * 16 || mins.size() != blocks * 16)
-    throw Error(op + ": parameters for " + std::to_string(d.size()) + " super-blocks, expected " + std::to_string(blocks));
-  const uint64_t row_bytes = model::ggml_row_size(t.output_type, cols), block_bytes = model::ggml_block_bytes(t.output_type);
-  std::vector<uint8_t> bytes(rows * row_bytes);
-  for (uint64_t b = 0; b < blocks; ++b)
-    model::pack_superblock(t.output_type, d[b], dmin[b], scales.data() + b * 16, mins.data() + b * 16,
-                           codes.data() + b * block, bytes.data() + b * block_bytes);
+  const auto bytes =
+      pack_superblock_tensor(t, codes, d, dmin, scales, mins, path_ + ": write_superblocks('" + t.name + "')");
+  push(t, bytes.data(), bytes.size());
+}
+
+void QuantizedGgufWriter::write_packed(std::string_view name, std::span<const uint8_t> bytes) {
+  const TensorPlan& t = expect(name, "write_packed");
+  const uint64_t want = t.rows() * model::ggml_row_size(t.output_type, t.cols());
+  if (t.action != TensorAction::quantize || bytes.size() != want)
+    throw Error(path_ + ": write_packed('" + t.name + "'): " + std::to_string(bytes.size()) + " bytes, the plan's " +
+                tensor_action_name(t.action) + " to " + model::ggml_type_name(t.output_type) + " needs " +
+                std::to_string(want));
   push(t, bytes.data(), bytes.size());
 }
 

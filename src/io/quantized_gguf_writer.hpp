@@ -79,6 +79,8 @@ class QuantizedGgufWriter {
   // block, rows × cols/32, already fp16-rounded when the codes were computed against them.
   void write_quantized(std::string_view name, std::span<const int32_t> codes, std::span<const float> d,
                        std::span<const float> m = {});
+  // A planned `quantize` tensor already packed (io/tensor_packing.hpp): rows × its type's row size bytes.
+  void write_packed(std::string_view name, std::span<const uint8_t> bytes);
   // A planned `convert` or `copy` tensor whose output type is F32/F16/BF16, from fp32 values
   // (rows × cols): e.g. a norm weight changed by scale folding.
   void write_float(std::string_view name, std::span<const float> values);

@@ -12,7 +12,7 @@ namespace vkq::vk {
 Buffer::Buffer(Context& ctx, uint64_t bytes, MemoryUse use, std::string label)
     : ctx_(&ctx), size_(bytes), label_(std::move(label)) {
   // Zero-size buffers are invalid, and shaders read packed fp16 as 32-bit words: round up to 16.
-  const uint64_t alloc_bytes = std::max<uint64_t>((bytes + 15) & ~uint64_t(15), 16);
+  const uint64_t alloc_bytes = allocated_size();
   if (alloc_bytes > ctx.probe().max_buffer_size)
     throw OutOfDeviceMemory("buffer '" + label_ + "' needs " + std::to_string(bytes) + " bytes, above the device's " +
                             "maximum buffer size of " + std::to_string(ctx.probe().max_buffer_size));
@@ -26,9 +26,9 @@ Buffer::Buffer(Context& ctx, uint64_t bytes, MemoryUse use, std::string label)
 
   const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   uint32_t type = UINT32_MAX;
+  bool map = true;
   if (use == MemoryUse::Device) {
-    type = ctx.find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host);
-    if (type == UINT32_MAX) type = ctx.find_memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    type = ctx.device_memory_type(req.memoryTypeBits, &map);
   } else {
     type = ctx.find_memory_type(req.memoryTypeBits, host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     if (type == UINT32_MAX) type = ctx.find_memory_type(req.memoryTypeBits, host);
@@ -36,6 +36,16 @@ Buffer::Buffer(Context& ctx, uint64_t bytes, MemoryUse use, std::string label)
   if (type == UINT32_MAX) {
     release();
     throw Error("buffer '" + label_ + "': the device has no suitable memory type");
+  }
+  // Kernel operands count against the run's device-memory limit; staging is host memory.
+  if (use == MemoryUse::Device) {
+    try {
+      ctx.reserve(req.size, ctx.heap_of(type), label_);
+    } catch (...) {
+      release();
+      throw;
+    }
+    counted_ = req.size;
   }
   VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   ai.allocationSize = req.size;
@@ -45,17 +55,8 @@ Buffer::Buffer(Context& ctx, uint64_t bytes, MemoryUse use, std::string label)
     release();
     throw_vk_error(r, "vkAllocateMemory(" + std::to_string(req.size) + " bytes for " + label_ + ")");
   }
-  allocated_ = req.size;
-  ctx.on_allocate(allocated_);
   check(vkBindBufferMemory(ctx.device(), buffer_, memory_, 0), "vkBindBufferMemory(" + label_ + ")");
-  VkMemoryPropertyFlags flags = 0;
-  {
-    VkPhysicalDeviceMemoryProperties mp;
-    vkGetPhysicalDeviceMemoryProperties(ctx.physical(), &mp);
-    flags = mp.memoryTypes[type].propertyFlags;
-  }
-  if ((flags & host) == host)
-    check(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_), "vkMapMemory(" + label_ + ")");
+  if (map) check(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_), "vkMapMemory(" + label_ + ")");
 }
 
 Buffer::~Buffer() { release(); }
@@ -65,14 +66,12 @@ void Buffer::release() {
   VkDevice dev = ctx_->device();
   if (mapped_) vkUnmapMemory(dev, memory_);
   if (buffer_) vkDestroyBuffer(dev, buffer_, nullptr);
-  if (memory_) {
-    vkFreeMemory(dev, memory_, nullptr);
-    ctx_->on_free(allocated_);
-  }
+  if (memory_) vkFreeMemory(dev, memory_, nullptr);
+  if (counted_) ctx_->on_free(counted_);
   mapped_ = nullptr;
   buffer_ = VK_NULL_HANDLE;
   memory_ = VK_NULL_HANDLE;
-  allocated_ = 0;
+  counted_ = 0;
 }
 
 Buffer::Buffer(Buffer&& o) noexcept { *this = std::move(o); }
@@ -84,14 +83,14 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
     buffer_ = o.buffer_;
     memory_ = o.memory_;
     size_ = o.size_;
-    allocated_ = o.allocated_;
+    counted_ = o.counted_;
     mapped_ = o.mapped_;
     label_ = std::move(o.label_);
     o.ctx_ = nullptr;
     o.buffer_ = VK_NULL_HANDLE;
     o.memory_ = VK_NULL_HANDLE;
     o.mapped_ = nullptr;
-    o.size_ = o.allocated_ = 0;
+    o.size_ = o.counted_ = 0;
   }
   return *this;
 }
@@ -111,11 +110,16 @@ void upload(Context& ctx, Buffer& dst, const void* src, uint64_t bytes, uint64_t
     std::memcpy(static_cast<char*>(dst.mapped()) + dst_offset, src, bytes);
     return;
   }
-  Buffer staging(ctx, bytes, MemoryUse::Staging, "staging for " + dst.label());
-  std::memcpy(staging.mapped(), src, bytes);
+  std::lock_guard<std::mutex> lock(ctx.staging_mutex());
+  Buffer& staging = ctx.staging(bytes);
   Stream s(ctx);
-  s.copy(staging, dst, bytes, 0, dst_offset);
-  s.submit_and_wait();
+  for (uint64_t done = 0; done < bytes;) {  // in pieces of the staging buffer's size
+    const uint64_t piece = std::min(bytes - done, staging.size());
+    std::memcpy(staging.mapped(), static_cast<const char*>(src) + done, piece);
+    s.copy(staging, dst, piece, 0, dst_offset + done);
+    s.submit_and_wait();
+    done += piece;
+  }
 }
 
 void download(Context& ctx, const Buffer& src, void* dst, uint64_t bytes, uint64_t src_offset) {
@@ -125,11 +129,16 @@ void download(Context& ctx, const Buffer& src, void* dst, uint64_t bytes, uint64
     std::memcpy(dst, static_cast<const char*>(src.mapped()) + src_offset, bytes);
     return;
   }
-  Buffer staging(ctx, bytes, MemoryUse::Staging, "staging for " + src.label());
+  std::lock_guard<std::mutex> lock(ctx.staging_mutex());
+  Buffer& staging = ctx.staging(bytes);
   Stream s(ctx);
-  s.copy(src, staging, bytes, src_offset, 0);
-  s.submit_and_wait();
-  std::memcpy(dst, staging.mapped(), bytes);
+  for (uint64_t done = 0; done < bytes;) {
+    const uint64_t piece = std::min(bytes - done, staging.size());
+    s.copy(src, staging, piece, src_offset + done, 0);
+    s.submit_and_wait();
+    std::memcpy(static_cast<char*>(dst) + done, staging.mapped(), piece);
+    done += piece;
+  }
 }
 
 }  // namespace vkq::vk

@@ -1,9 +1,11 @@
 // Storage buffers with their own memory: device-local for kernels (mapped directly when the
-// device's local memory is host-visible, as on lavapipe and integrated GPUs), and staging.
+// device's local memory is host-visible and large, as on lavapipe, integrated GPUs and resizable BAR),
+// and staging. Transfers to unmapped memory go through the context's one persistent staging buffer.
 #pragma once
 
 #include <vulkan/vulkan.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +31,7 @@ class Buffer {
 
   VkBuffer handle() const { return buffer_; }
   uint64_t size() const { return size_; }
+  uint64_t allocated_size() const { return std::max<uint64_t>((size_ + 15) & ~uint64_t(15), 16); }  // the VkBuffer's
   const std::string& label() const { return label_; }
   void* mapped() const { return mapped_; }  // non-null when host-visible
   explicit operator bool() const { return buffer_ != VK_NULL_HANDLE; }
@@ -39,7 +42,7 @@ class Buffer {
   VkBuffer buffer_ = VK_NULL_HANDLE;
   VkDeviceMemory memory_ = VK_NULL_HANDLE;
   uint64_t size_ = 0;
-  uint64_t allocated_ = 0;
+  uint64_t counted_ = 0;  // bytes reserved against the context's device-memory limit
   void* mapped_ = nullptr;
   std::string label_;
 };

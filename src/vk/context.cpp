@@ -1,8 +1,11 @@
 #include "vk/context.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "vk/buffer.hpp"
 #include "vk/error.hpp"
 #include "vk/pipeline_cache.hpp"
 
@@ -146,6 +149,13 @@ Context::Context(const ContextOptions& options) {
     check(vkCreateDevice(probe_.physical, &dinfo, nullptr, &device_), "vkCreateDevice(" + probe_.name + ")");
     vkGetDeviceQueue(device_, probe_.compute_queue_family, 0, &queue_);
     cache_ = std::make_unique<PipelineCache>(device_, probe_, options.persist_pipeline_cache);
+    if (const char* v = std::getenv("VKQ_FORCE_STAGING")) force_staging_ = std::strcmp(v, "0") != 0;
+    if (const char* v = std::getenv("VKQ_INJECT_OOM")) {
+      const std::string spec = v;
+      const size_t colon = spec.rfind(':');
+      inject_oom_label_ = spec.substr(0, colon);
+      inject_oom_left_ = colon == std::string::npos ? 1 : std::max(1, std::atoi(spec.c_str() + colon + 1));
+    }
     if (options.profile && probe_.timestamps) profile_ = std::make_unique<KernelProfile>();
   } catch (...) {
     release();
@@ -157,6 +167,7 @@ Context::~Context() { release(); }
 
 void Context::release() {
   if (device_) vkDeviceWaitIdle(device_);
+  staging_.reset();
   cache_.reset();
   if (device_) vkDestroyDevice(device_, nullptr);
   device_ = VK_NULL_HANDLE;
@@ -170,6 +181,13 @@ void Context::release() {
   instance_ = VK_NULL_HANDLE;
 }
 
+Buffer& Context::staging(uint64_t bytes) {
+  bytes = std::min(bytes, kStagingBytes);
+  if (!staging_ || staging_->size() < bytes)
+    staging_ = std::make_unique<Buffer>(*this, std::max<uint64_t>(bytes, 1 << 20), MemoryUse::Staging, "staging");
+  return *staging_;
+}
+
 VkPipelineCache Context::pipeline_cache() const { return cache_ ? cache_->handle() : VK_NULL_HANDLE; }
 
 uint32_t Context::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required) const {
@@ -178,8 +196,53 @@ uint32_t Context::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags req
   return UINT32_MAX;
 }
 
-void Context::on_allocate(uint64_t bytes) {
+uint32_t Context::device_memory_type(uint32_t type_bits, bool* mapped) const {
+  const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  uint64_t largest_local_heap = 0;
+  for (uint32_t h = 0; h < memory_.memoryHeapCount; ++h)
+    if (memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      largest_local_heap = std::max<uint64_t>(largest_local_heap, memory_.memoryHeaps[h].size);
+  for (uint32_t i = 0; i < memory_.memoryTypeCount; ++i) {
+    const auto& t = memory_.memoryTypes[i];
+    const bool local_and_host = (t.propertyFlags & (VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host)) ==
+                                (VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host);
+    // A BAR window is a small heap beside the large one; unified memory and resizable BAR span it.
+    if ((type_bits & (1u << i)) && local_and_host && 2 * memory_.memoryHeaps[t.heapIndex].size >= largest_local_heap) {
+      *mapped = !force_staging_;
+      return i;
+    }
+  }
+  *mapped = false;
+  return find_memory_type(type_bits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+}
+
+uint64_t Context::memory_limit(uint32_t heap) const {
+  const uint64_t budget = heap < probe_.heaps.size() ? probe_.heaps[heap].budget : 0;
+  if (!cap_) return budget;
+  return budget ? std::min(cap_, budget) : cap_;
+}
+
+namespace {
+std::string mib(uint64_t bytes) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.1f MiB", double(bytes) / (1 << 20));
+  return s;
+}
+}  // namespace
+
+void Context::reserve(uint64_t bytes, uint32_t heap, const std::string& label) {
+  if (!inject_oom_label_.empty() && label.find(inject_oom_label_) != std::string::npos && inject_oom_left_.fetch_sub(1) > 0)
+    throw OutOfDeviceMemory("device memory: buffer '" + label + "' (" + mib(bytes) +
+                            ") failed to allocate (injected by VKQ_INJECT_OOM)");
+  const uint64_t limit = memory_limit(heap);
   const uint64_t now = allocated_.fetch_add(bytes) + bytes;
+  if (limit && now > limit) {
+    allocated_.fetch_sub(bytes);
+    const bool capped = cap_ && limit == cap_;
+    throw OutOfDeviceMemory("device memory: buffer '" + label + "' needs " + mib(bytes) + ", and with " +
+                            mib(now - bytes) + " already allocated the run would pass its limit of " + mib(limit) +
+                            (capped ? " (--max-device-memory)" : " (the heap's budget, VK_EXT_memory_budget)"));
+  }
   uint64_t peak = peak_.load();
   while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
   }

@@ -25,6 +25,7 @@ struct ContextOptions {
 };
 
 class PipelineCache;
+class Buffer;
 
 class Context {
  public:
@@ -43,20 +44,37 @@ class Context {
 
   // Memory type index with the required bits and flags; UINT32_MAX when none.
   uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required) const;
+  // The memory type for kernel operands: device-local, and host-visible (then `*mapped`) only where that heap
+  // is large — unified memory or a resizable BAR — never a 256 MiB BAR window by accident. VKQ_FORCE_STAGING=1
+  // (tests) never maps, so every transfer goes through staging as on a discrete GPU. UINT32_MAX when none.
+  uint32_t device_memory_type(uint32_t type_bits, bool* mapped) const;
+  uint32_t heap_of(uint32_t memory_type) const { return memory_.memoryTypes[memory_type].heapIndex; }
 
   bool validation_enabled() const { return validation_enabled_; }
   uint64_t validation_message_count() const { return validation_messages_.load(); }
   std::vector<std::string> validation_messages() const;
   void record_validation_message(const std::string& msg);
 
-  // Device memory accounting (buffers report here) for the run report's peak figure.
-  void on_allocate(uint64_t bytes);
+  // Device memory accounting: kernel-operand buffers reserve here before they allocate, for the limit and the
+  // run report's peak. The limit is the smaller of the cap (--max-device-memory; 0 = none) and the heap's
+  // VK_EXT_memory_budget budget; passing it, or an allocation VKQ_INJECT_OOM=LABEL[:COUNT] names (tests), is
+  // an OutOfDeviceMemory naming the buffer, the sizes and the limit.
+  void set_memory_cap(uint64_t bytes) { cap_ = bytes; }
+  uint64_t memory_cap() const { return cap_; }
+  uint64_t memory_limit(uint32_t heap) const;
+  void reserve(uint64_t bytes, uint32_t heap, const std::string& label);
   void on_free(uint64_t bytes);
   uint64_t allocated_bytes() const { return allocated_.load(); }
   uint64_t peak_allocated_bytes() const { return peak_.load(); }
 
   // Per-kernel device time when the run asked for a profile and the queue has timestamps; else null.
   KernelProfile* profile() { return profile_.get(); }
+
+  // One persistent host-visible buffer for transfers to and from memory the host does not map (grown on
+  // demand up to kStagingBytes; larger transfers go in pieces). Hold staging_mutex() while using it.
+  static constexpr uint64_t kStagingBytes = 16ull << 20;
+  Buffer& staging(uint64_t bytes);
+  std::mutex& staging_mutex() { return staging_mutex_; }
 
   // Probes every device without creating one (for `vkquant devices`).
   static std::vector<DeviceProbe> list_devices();
@@ -75,6 +93,12 @@ class Context {
   bool validation_enabled_ = false;
   std::atomic<uint64_t> validation_messages_{0};
   std::atomic<uint64_t> allocated_{0}, peak_{0};
+  uint64_t cap_ = 0;
+  bool force_staging_ = false;
+  std::string inject_oom_label_;  // VKQ_INJECT_OOM
+  std::atomic<int> inject_oom_left_{0};
+  std::unique_ptr<Buffer> staging_;
+  std::mutex staging_mutex_;
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
 };

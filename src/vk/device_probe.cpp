@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 
 #include "vk/error.hpp"
@@ -68,6 +69,11 @@ DeviceProbe probe_one(VkPhysicalDevice pd, uint32_t index) {
   }
   p.max_push_constants = lim.maxPushConstantsSize;
   p.max_storage_buffer_range = lim.maxStorageBufferRange;
+  // VKQ_MAX_STORAGE_BUFFER_RANGE (tests): pretend the device binds less, to exercise the split paths.
+  if (const char* v = std::getenv("VKQ_MAX_STORAGE_BUFFER_RANGE")) {
+    const unsigned long long forced = std::strtoull(v, nullptr, 10);
+    if (forced > 0 && forced < p.max_storage_buffer_range) p.max_storage_buffer_range = uint32_t(forced);
+  }
   p.max_buffer_size = has_maintenance4 ? m4.maxBufferSize : lim.maxStorageBufferRange;
   p.timestamps = lim.timestampComputeAndGraphics;
   p.timestamp_period_ns = lim.timestampPeriod;

@@ -22,8 +22,8 @@ const char* result_name(VkResult r) {
 void throw_vk_error(VkResult r, const std::string& operation) {
   std::string msg = "Vulkan: " + operation + " failed with " + result_name(r);
   if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
-    throw OutOfDeviceMemory(msg + " (the device ran out of memory: lower --chunk-tokens, or choose a device with more "
-                                  "memory with --device)");
+    throw OutOfDeviceMemory(msg + " (the device ran out of memory: lower --chunk-tokens or "
+                                  "--max-device-memory, or choose a device with more memory with --device)");
   if (r == VK_ERROR_OUT_OF_HOST_MEMORY)
     throw OutOfHostMemory(msg + " (the host ran out of memory (RAM) for the driver: close other programs or lower "
                                 "--chunk-tokens)");

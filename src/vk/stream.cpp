@@ -99,7 +99,13 @@ void Stream::dispatch_raw(const Kernel& k, std::initializer_list<const Buffer*> 
   uint32_t binding = 0;
   for (const Buffer* b : buffers) {
     if (!b || !*b) throw Error("kernel " + k.desc().shader + ": binding " + std::to_string(binding) + " is empty");
-    infos.push_back({b->handle(), 0, VK_WHOLE_SIZE});
+    // A binding spans at most maxStorageBufferRange: larger tensors must come in row ranges.
+    const uint64_t max_range = ctx_.probe().max_storage_buffer_range;
+    if (b->size() > max_range)
+      throw Error("kernel " + k.desc().shader + ": buffer '" + b->label() + "' of " + std::to_string(b->size()) +
+                  " bytes is larger than the device's maxStorageBufferRange of " + std::to_string(max_range) +
+                  " bytes, and this kernel binds it whole");
+    infos.push_back({b->handle(), 0, b->allocated_size() <= max_range ? VK_WHOLE_SIZE : max_range});
     VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     w.dstSet = set;
     w.dstBinding = binding++;

@@ -244,6 +244,15 @@ expect_failure reversed-calib-range "--calib-range '0.5:0.2': need 0 <= BEGIN < 
 expect_failure alpha-above-one "--alpha must be within [0, 1]" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha 2 "${SMALL[@]}"
 
+expect_failure max-device-memory-unit "--max-device-memory '4X': unknown unit 'X'" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --max-device-memory 4X "${SMALL[@]}"
+
+expect_failure max-device-memory-tiny "--max-device-memory '100K': below 1 MiB" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --max-device-memory 100K "${SMALL[@]}"
+
+expect_failure max-device-memory-nothing-fits "the run would pass its limit of 1.0 MiB (--max-device-memory)" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --max-device-memory 1M "${SMALL[@]}"
+
 printf 'Once upon' > "$WORK/short.txt"
 expect_failure text-shorter-than-a-window "short.txt has 2 tokens, fewer than one sequence" \
   "$VKQ" quantize "$MODEL" --calib "$WORK/short.txt" -t Q4_0 -o "$OUT" "${SMALL[@]}"

@@ -12,7 +12,8 @@ MERGES = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "Ġ s", "e d", "Ġ w", "o n", 
 
 
 def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int = 4, kv_heads: int = 2,
-                hidden: int = 128, layers: int = 2, ctx: int = 256, variant: bool = False):
+                hidden: int = 128, layers: int = 2, ctx: int = 256, variant: bool = False, unused_tokens: int = 0,
+                f16: bool = False):
     """arch: qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm, head_dim 32 ≠ dim/heads), llama3 (GGUF
     architecture llama with Llama 3's rope_freqs tensor, pre-tokenizer llama-bpe) or gemma3 (embedding × √dim,
     q/k and post norms, GeGLU, sliding-window attention of 24 keys on every other block with RoPE base
@@ -20,10 +21,15 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     variant: the same model without its feature doing anything (biases zeroed, head-norm weights 1, rope
     factors 1, a window wider than the text; for phi3 the gate and up halves swapped, which a forward that
     splits the fused tensor the wrong way round would not notice), so a test can check the feature moves the
-    result."""
+    result.
+    unused_tokens: that many more vocabulary entries no text produces (type UNUSED), for a large embedding.
+    f16: matrices stored as F16 (as a released model's), vectors F32."""
     rng = np.random.default_rng(seed)
     tokens = byte_level_tokens() + ["".join(m.split(" ")) for m in MERGES] + ["<|endoftext|>"]
     types = [gguf.TokenType.NORMAL] * (len(tokens) - 1) + [gguf.TokenType.CONTROL]
+    eot = len(tokens) - 1
+    tokens += [f"<unused{i}>" for i in range(unused_tokens)]
+    types += [gguf.TokenType.UNUSED] * unused_tokens
     vocab = len(tokens)
     head_dim = 32 if arch in ("qwen3", "gemma3") else dim // heads
     w = gguf.GGUFWriter(path, "llama" if arch == "llama3" else arch)
@@ -43,14 +49,17 @@ def write_model(arch: str, path: str, seed: int = 7, dim: int = 64, heads: int =
     w.add_layer_norm_rms_eps(1e-6)
     if arch == "phi3":
         w.add_rope_dimension_count(head_dim)
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32)
+    if f16:
+        add_f32 = w.add_tensor
+        w.add_tensor = lambda name, a, **kw: add_f32(name, a.astype(np.float16) if a.ndim == 2 else a, **kw)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("llama-bpe" if arch == "llama3" else "qwen2")
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_token_merges(MERGES)
-    w.add_eos_token_id(vocab - 1)
-    w.add_bos_token_id(vocab - 1)
+    w.add_eos_token_id(eot)
+    w.add_bos_token_id(eot)
     w.add_add_bos_token(False)
 
     def mat(rows, cols, scale=1.0):
