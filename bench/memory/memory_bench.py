@@ -4,7 +4,7 @@ without --max-device-memory, side by side: wall time, peak device memory (the ru
 RSS, and the estimate `--dry-run` prints. Writes JSON.
 
 usage: memory_bench.py VKQUANT TEXT OUT.json [--shape tinyllama|llama3-8b] [--layers N] [--cap SIZE]
-                       [--calib-seqs N] [--calib-len N] [--type Q4_0] [--work DIR]
+                       [--calib-seqs N] [--calib-len N] [--type Q4_0] [--work DIR] [--extra=OPTIONS]
 (run with a Python that has the PyPI gguf and numpy, e.g. build/pyvenv/bin/python3)
 """
 import argparse
@@ -27,7 +27,7 @@ BYTE_VOCAB = 267  # synthetic_model's byte-level tokens, merges and end-of-text
 
 def quantize(vkquant, model, text, out, args, *extra):
     cmd = [vkquant, "quantize", model, "--calib", text, "--calib-range", "0:0.5", "--calib-seqs", str(args.calib_seqs),
-           "--calib-len", str(args.calib_len), "-t", args.type, "-o", out, "--json", "--force", *extra]
+           "--calib-len", str(args.calib_len), "-t", args.type, "-o", out, "--json", "--force", *args.extra.split(), *extra]
     t0 = time.time()
     run = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.time() - t0
@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--calib-len", type=int, default=128)
     ap.add_argument("--type", default="Q4_0")
     ap.add_argument("--work", default="")
+    ap.add_argument("--extra", default="", help="more quantize options, e.g. --extra=--no-scale-search")
     args = ap.parse_args()
     dim, heads, kv, ffn, layers, vocab = SHAPES[args.shape]
     layers = args.layers or layers
@@ -64,7 +65,8 @@ def main():
             f"--max-device-memory {args.cap}": quantize(args.vkquant, model, args.text, out, args,
                                                         "--max-device-memory", args.cap)}
     mib = lambda b: f"{b / 2**20:9.1f}"
-    print(f"{args.shape} shape, {layers} blocks, F16 -> {args.type}, {args.calib_seqs} x {args.calib_len} tokens")
+    print(f"{args.shape} shape, {layers} blocks, F16 -> {args.type}, {args.calib_seqs} x {args.calib_len} tokens "
+          f"{args.extra}")
     print(f"{'run':32} {'wall s':>8} {'device MiB':>10} {'estimate':>9} {'host MiB':>9} {'estimate':>9}  retries")
     for name, r in runs.items():
         print(f"{name:32} {r['wall_s']:8.1f} {mib(r['peak_device_bytes']):>10} {mib(r['estimated']['device_peak'])} "
@@ -75,7 +77,8 @@ def main():
     with open(args.out, "w") as f:
         json.dump({"shape": args.shape, "dims": {"dim": dim, "heads": heads, "kv_heads": kv, "ffn": ffn,
                                                  "blocks": layers, "vocab": vocab},
-                   "type": args.type, "calibration": [args.calib_seqs, args.calib_len], "runs": runs}, f, indent=2)
+                   "type": args.type, "calibration": [args.calib_seqs, args.calib_len], "extra": args.extra,
+                   "runs": runs}, f, indent=2)
 
 
 if __name__ == "__main__":

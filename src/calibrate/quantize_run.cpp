@@ -146,7 +146,6 @@ struct Activations {
   }
 };
 
-
 class Driver {
  public:
   Driver(const QuantizeOptions& o, const ProgressCallback& progress, const CancelFlag* cancel)
@@ -256,7 +255,7 @@ MemoryNeeds Driver::estimate(uint64_t calibration_tokens) const {
   in.embedding_on_host = forward::TransformerModel::embedding_on_host(*ctx_, in.config);
   in.row_tile_bytes = row_tile_bytes_;
   const bool tied = plan_.find("output.weight") == nullptr;
-  in.head_solved = false;  // a generic grid solves no head
+  in.head_solved = false;  // true below when the plan calibrates the head (a generic grid solves none)
   for (const auto& t : plan_.tensors) {
     if (t.action != io::TensorAction::quantize) continue;
     in.output_bytes += t.rows() * model::ggml_row_size(t.output_type, t.cols());

@@ -71,6 +71,7 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
   output_norm_ = vk::upload_new(ctx, w.output_norm(), "output_norm");
   blocks_.resize(c.n_layers);
   discarded_.assign(c.n_layers, false);
+  embedding_on_host_ = embedding_on_host(ctx, c);
   if (residency == Residency::on_demand) return;
   if (embedding_on_host()) host_embedding_table();
   else embedding_table();

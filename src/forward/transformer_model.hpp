@@ -103,7 +103,8 @@ class TransformerModel {
 
   const model::LlamaConfig& config() const { return config_; }
   // The token embedding stays on the host (rows gathered there per batch) when one binding cannot span it
-  // (maxStorageBufferRange) or it would take more than a quarter of the context's device-memory cap.
+  // (maxStorageBufferRange) or it would take more than a quarter of the context's device-memory cap — as the
+  // context is when the model is made.
   static bool embedding_on_host(const vk::Context& ctx, const model::LlamaConfig& config);
   vk::Context& context() const { return ctx_; }
 
@@ -158,7 +159,7 @@ class TransformerModel {
   std::unique_ptr<Block> upload_block(uint32_t block) const;
   vk::Buffer& embedding_table();
   const std::vector<float>& host_embedding_table();
-  bool embedding_on_host() const { return embedding_on_host(ctx_, config_); }
+  bool embedding_on_host() const { return embedding_on_host_; }
   vk::Buffer& output_table();
   // Runs embed + all blocks over `batch`, leaving the final activations in x.
   void run_blocks(vk::Stream& s, DeviceBatch& batch, vk::Buffer& x, KvCache* cache = nullptr);
@@ -175,6 +176,7 @@ class TransformerModel {
   bool embedding_changed_ = false, embedding_discarded_ = false;
   vk::Buffer embedding_, output_norm_, output_;
   std::vector<float> host_embedding_;  // embedding_on_host(): the table
+  bool embedding_on_host_ = false;     // decided once, when the model is made
   kernels::Gemm gemm_;
   kernels::RmsNorm rms_norm_;
   kernels::Rope rope_;

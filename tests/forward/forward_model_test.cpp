@@ -201,6 +201,36 @@ TEST(TransformerModel, SetLinearWeightsReplacesABlocksLinear) {
   EXPECT_THROW(m.set_linear_weights(1, "ffn_down", down), Error);
 }
 
+// Under a device-memory cap (or a small maxStorageBufferRange) the embedding stays on the host and each batch's
+// rows are gathered there: the same activations as the device gather, bit for bit, also after set_embedding.
+TEST(TransformerModel, EmbeddingGatheredOnTheHostComputesTheSame) {
+  auto& ctx = test::vk_context();
+  auto w = model::ModelWeights::open(test::stories_gguf());
+  const auto& c = w.config();
+  const uint64_t table = uint64_t(c.vocab_size) * c.dim * 4;
+  const std::vector<int32_t> ids = {1, 410, 469, 347, 5, 77, 300, 410};
+  TransformerModel on_device(ctx, w, {}, forward::Residency::on_demand);
+  ASSERT_FALSE(TransformerModel::embedding_on_host(ctx, c));
+  vk::ContextOptions o;
+  o.validation = true;
+  o.persist_pipeline_cache = false;
+  vk::Context capped(o);
+  capped.set_memory_cap(4 * table - 4);  // the table is just over a quarter of it
+  ASSERT_TRUE(TransformerModel::embedding_on_host(capped, c));
+  TransformerModel on_host(capped, w, {}, forward::Residency::on_demand);
+  capped.set_memory_cap(0);  // the model decided when it was made; stories260K needs more than this cap
+  const auto before = on_device.logits(ids);
+  EXPECT_EQ(on_host.logits(ids), before);
+  auto changed = w.token_embedding().data;
+  for (size_t i = 0; i < changed.size(); i += 7) changed[i] *= -0.5f;
+  on_device.set_embedding(changed);
+  on_host.set_embedding(changed);
+  const auto want = on_device.logits(ids);
+  EXPECT_NE(want, before);  // the new table matters, so the host path must have taken it
+  EXPECT_EQ(on_host.logits(ids), want);
+  EXPECT_EQ(capped.validation_message_count(), 0u);
+}
+
 TEST(TransformerModel, OnDemandModelHoldsOnlyTheBlocksInUseAndComputesTheSame) {
   auto& ctx = test::vk_context();
   auto w = model::ModelWeights::open(test::stories_gguf());
