@@ -476,8 +476,7 @@ std::vector<uint8_t> Driver::pack_for_gguf(const quant::LayerQuantOutput& out) c
     d.push_back(float(p.scale));
     m.push_back(float(p.min));
   }
-  const bool has_m = t->output_type == model::GgmlType::Q4_1 || t->output_type == model::GgmlType::Q5_1;
-  return io::pack_quantized_tensor(*t, out.codes, d, has_m ? std::span<const float>(m) : std::span<const float>(), op);
+  return io::pack_quantized_tensor(*t, out.codes, d, m, op);  // it reads m only for the types with minimums
 }
 
 void Driver::solve_stage(uint32_t block, const Stage& stage) {
