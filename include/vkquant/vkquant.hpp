@@ -206,6 +206,11 @@ struct QuantizeOptions {
   // Load the model, plan the output and tokenize the calibration text, then stop: QuantizeResult::memory says
   // what the run would need, and nothing is written.
   bool dry_run = false;
+  // After every block (and the output head) the run saves its progress in OUT.vkq-resume/ beside the output,
+  // removed once OUT is complete; `resume` continues from it, giving the same bytes an uninterrupted run
+  // gives. A saved state from other inputs or settings is refused. Runs with eval_text save none.
+  bool checkpoint = true;
+  bool resume = false;
   // How the calibration activations are held on the host between blocks: "f32" (default) or "f16"
   // (half the host memory; each value rounded to fp16 once per block).
   std::string activations = "f32";

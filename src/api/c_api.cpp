@@ -114,6 +114,8 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"chunk_tokens", u32_field(&O::chunk_tokens)},
       {"max_device_memory", u64_field(&O::max_device_memory)},
       {"dry_run", bool_field(&O::dry_run)},
+      {"checkpoint", bool_field(&O::checkpoint)},
+      {"resume", bool_field(&O::resume)},
       {"activations", string_field(&O::activations)},
       {"device", string_field(&O::device)},
       {"write_report", bool_field(&O::write_report)},

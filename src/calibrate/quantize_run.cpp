@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -18,7 +19,9 @@
 #include "calibrate/perplexity_eval.hpp"
 #include "calibrate/progress_tracker.hpp"
 #include "calibrate/quantize_settings.hpp"
+#include "calibrate/run_checkpoint.hpp"
 #include "calibrate/run_report.hpp"
+#include "calibrate/test_kill_point.hpp"
 #include "common/float16.hpp"
 #include "forward/transformer_model.hpp"
 #include "io/imatrix_writer.hpp"
@@ -36,6 +39,7 @@
 #include "reference/grid.hpp"
 #include "reference/superblock.hpp"
 #include "vk/context.hpp"
+#include "vk/error.hpp"
 
 namespace vkq::calibrate {
 
@@ -203,6 +207,14 @@ class Driver {
   // The solved tensor's GGUF bytes (its type from the plan), packed at once: the run keeps these, not codes.
   std::vector<uint8_t> pack_for_gguf(const quant::LayerQuantOutput& out) const;
   void write_output();
+  // Keeps a solved tensor's packed bytes (a folded norm) for the file, and for the checkpoint when one is kept.
+  void keep_packed(const std::string& name, std::vector<uint8_t> bytes);
+  void keep_folded_norm(const std::string& name, std::vector<float> values);
+  // What a resumed run must match, the saved state's refusal or restoration, and the save after a block.
+  RunIdentity run_identity() const;
+  uint32_t open_checkpoint();  // returns the blocks already done (0 when starting)
+  void restore(ResumedRun run);
+  void save_checkpoint(uint32_t blocks_done, bool head_done);
   // --imatrix-out: the summed squared inputs of a calibrated tensor (its Gram's diagonal, unnormalised).
   void record_imatrix(const std::string& tensor, const kernels::GramAccumulator& gram);
   void evaluate();
@@ -238,6 +250,26 @@ class Driver {
   uint64_t row_tile_bytes_ = row_tile_bytes_from_env();
   static constexpr uint64_t kMinRowTileBytes = 256 << 10;
   std::vector<std::string> memory_retries_;  // for the report: each retry after running out of device memory
+  std::unique_ptr<RunCheckpoint> checkpoint_;  // the output's lock, and the resume state when checkpointing_
+  bool checkpointing_ = false;
+  bool head_done_ = false;  // the output head is solved and saved (restored, or since the last save)
+  uint32_t first_block_ = 0;  // restored: the blocks solved before the interruption
+  RunIdentity identity_;      // computed once (it reads the input's samples)
+  bool calibrating_ = false;  // past the setup: a failure from here on may leave a state worth resuming
+  bool storing_ = false;      // writing the checkpoint or the output: a failure here is the disk's, not the input's
+ public:
+  // After a failure: keeps the saved state when the failure is one a rerun can get past (an interruption, memory,
+  // the device, the disk) and says how to resume; after one the input or settings caused (a NaN weight, a scale
+  // that overflows), which a resume would meet again, removes it so that the next run is not refused.
+  void after_failure(bool interruption_or_resources) {
+    if (!calibrating_ || !checkpointing_ || !checkpoint_ || !checkpoint_->has_state()) return;
+    if (!interruption_or_resources && !storing_) return checkpoint_->discard();
+    if (tracker_)
+      tracker_->notice("the run's progress is saved in " + checkpoint_->directory() + " (" +
+                       std::to_string(checkpoint_->saved_blocks()) +
+                       " blocks done): the same command with --resume continues from there");
+  }
+ private:
   static uint64_t row_tile_bytes_from_env() {
     const char* v = std::getenv("VKQ_ROW_TILE_BYTES");
     return v && std::strtoull(v, nullptr, 10) > 0 ? std::strtoull(v, nullptr, 10) : 64ull << 20;
@@ -514,6 +546,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
   tracker_->begin("calibrate", "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group),
                   block + 1, cfg.n_layers);
   collect_statistics(block, stage, gram, cross.get());
+  test_kill_point("solve blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group));
   vk::Buffer h, d;
   const quant::LayerStatistics stats = finalize_statistics(gram, cross.get(), n, h, d);
   for (const auto& [lin, g] : grids) record_imatrix(tensor_name(block, lin), gram);
@@ -575,7 +608,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       r.damping_retries = out.damping_retries;
       if (!out.superblocks.empty() && (r.method == "gptq" || r.method == "beam")) r.k_refit_rows = int64_t(out.refit_rows);
       for (const auto& msg : out.damping_retries) tracker_->notice(msg);
-      if (!target_.generic) solved_[out.name] = pack_for_gguf(out);
+      if (!target_.generic) keep_packed(out.name, pack_for_gguf(out));
     }
   }
   tracker_->advance(stage_units_ * 0.5);
@@ -613,7 +646,7 @@ std::vector<double> Driver::awq_fold(uint32_t block, const Stage& stage, const s
                                                                : src_->weights.ffn_norm(block);
   for (uint32_t j = 0; j < n; ++j) nw[j] = float(double(nw[j]) / s[j]);
   model_q_->set_norm_weights(block, norm, nw);
-  folded_norms_["blk." + std::to_string(block) + "." + norm + ".weight"] = nw;
+  keep_folded_norm("blk." + std::to_string(block) + "." + norm + ".weight", nw);
   tracker_->notice("blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group) +
                    ": AWQ scale exponent a = " + std::to_string(r.best_exponent) + " folded into " + norm);
   return s;
@@ -626,7 +659,7 @@ std::vector<float> Driver::round_uncalibrated(const io::TensorPlan& t) {
   const auto values = src_->weights.tensor(t.name, rows, cols).data;
   const ref::GridSpec grid = grid_for_gguf_type(t.output_type);
   const auto record = [&](const quant::LayerQuantOutput& out) {  // the packed tensor and its report entry
-    solved_[t.name] = pack_for_gguf(out);
+    keep_packed(t.name, pack_for_gguf(out));
     TensorResult& r = results_[t.name];
     r.name = t.name;
     r.method = "rtn";
@@ -788,7 +821,7 @@ void Driver::solve_head() {
   if (!out.superblocks.empty() && (r.method == "gptq" || r.method == "beam")) r.k_refit_rows = int64_t(out.refit_rows);
   r.note = t->reason;
   for (const auto& msg : out.damping_retries) tracker_->notice(msg);
-  solved_[name] = pack_for_gguf(out);
+  keep_packed(name, pack_for_gguf(out));
 }
 
 void Driver::record_imatrix(const std::string& tensor, const kernels::GramAccumulator& gram) {
@@ -798,9 +831,22 @@ void Driver::record_imatrix(const std::string& tensor, const kernels::GramAccumu
   e.count = cs.tokens;
   e.in_sum2.resize(cs.mean_sq.size());
   for (size_t j = 0; j < cs.mean_sq.size(); ++j) e.in_sum2[j] = cs.mean_sq[j] * double(cs.tokens);
+  if (checkpointing_ && !head_done_)
+    checkpoint_->append(SavedKind::imatrix, tensor, e.in_sum2.data(), e.in_sum2.size() * sizeof(double), e.count);
+}
+
+void Driver::keep_packed(const std::string& name, std::vector<uint8_t> bytes) {
+  if (checkpointing_ && !head_done_) checkpoint_->append(SavedKind::packed, name, bytes.data(), bytes.size());
+  solved_[name] = std::move(bytes);
+}
+
+void Driver::keep_folded_norm(const std::string& name, std::vector<float> values) {
+  if (checkpointing_) checkpoint_->append(SavedKind::norm, name, values.data(), values.size() * sizeof(float));
+  folded_norms_[name] = std::move(values);
 }
 
 void Driver::write_output() {
+  storing_ = true;  // from here to the end every failure is the disk's
   tracker_->begin("write", opt_.output_path, 1, 1);
   for (const auto& t : plan_.tensors) {
     tracker_->check_cancelled();
@@ -811,6 +857,7 @@ void Driver::write_output() {
     if (t.action == io::TensorAction::quantize) {
       writer_->write_packed(t.name, solved_.at(t.name));
       solved_.erase(t.name);  // written: its bytes are no longer needed
+      test_kill_point("write " + t.name);
     } else if (auto f = folded_norms_.find(t.name); f != folded_norms_.end()) {
       writer_->write_float(t.name, f->second);  // AWQ scales folded into the norm
       r.method = "awq-fold";
@@ -826,12 +873,116 @@ void Driver::write_output() {
   writer_->finish();
 }
 
+RunIdentity Driver::run_identity() const {
+  RunIdentity id = {{"vkquant", version()},
+                    {"input", content_fingerprint({opt_.model_path, opt_.tokenizer_path})},
+                    {"calibration tokens", tokens_fingerprint(calib_.sequences)},
+                    {"device", ctx_->probe().name},
+                    {"chunk-tokens", std::to_string(opt_.chunk_tokens)}};
+  std::string types;
+  for (const auto& t : plan_.tensors) types += t.name + "=" + model::ggml_type_name(t.output_type) + ";";
+  id.emplace_back("output types", tokens_fingerprint({std::vector<int32_t>(types.begin(), types.end())}));
+  const nlohmann::json settings = settings_json(settings_);  // named: items() refers into it
+  for (const auto& [key, value] : settings.items()) id.emplace_back(key, value.dump());
+  return id;
+}
+
+uint32_t Driver::open_checkpoint() {
+  if (!checkpoint_ || !checkpoint_->has_state()) {
+    if (opt_.resume)
+      tracker_->notice("--resume: no checkpoint of " + opt_.output_path + " (" + RunCheckpoint::directory_for(opt_.output_path) +
+                       "); starting from the beginning");
+    return 0;
+  }
+  if (!opt_.resume) {
+    if (!opt_.force)
+      throw Error(checkpoint_->directory() + " holds an interrupted run of this output (" +
+                  std::to_string(checkpoint_->saved_blocks()) + " of " + std::to_string(src_->weights.config().n_layers) +
+                  " blocks done): pass --resume to continue it, or --force to start over");
+    checkpoint_->discard();
+    return 0;
+  }
+  identity_ = run_identity();
+  restore(checkpoint_->load(identity_));
+  tracker_->notice("resuming from " + checkpoint_->directory() + ": " + std::to_string(first_block_) + " of " +
+                   std::to_string(src_->weights.config().n_layers) + " blocks" + (head_done_ ? " and the output head" : "") +
+                   " done");
+  return first_block_;
+}
+
+void Driver::restore(ResumedRun run) {
+  RunProgress& p = run.progress;
+  first_block_ = p.blocks_done;
+  head_done_ = p.head_done;
+  chunks_.clear();
+  for (const auto& c : p.chunks) chunks_.push_back({size_t(c.first_seq), size_t(c.n_seqs), c.first_token, c.tokens});
+  row_tile_bytes_ = std::min(row_tile_bytes_, std::max<uint64_t>(p.row_tile_bytes, kMinRowTileBytes));
+  results_ = std::move(p.results);
+  notes_ = std::move(p.notes);
+  memory_retries_ = std::move(p.memory_retries);
+  for (auto& item : run.items) {
+    if (item.kind == SavedKind::packed) {
+      solved_[item.name] = std::move(item.bytes);
+    } else if (item.kind == SavedKind::norm) {
+      std::vector<float> v(item.bytes.size() / sizeof(float));
+      std::memcpy(v.data(), item.bytes.data(), v.size() * sizeof(float));
+      folded_norms_[item.name] = std::move(v);
+    } else {
+      io::ImatrixEntry& e = imatrix_[item.name];
+      e.in_sum2.resize(item.bytes.size() / sizeof(double));
+      std::memcpy(e.in_sum2.data(), item.bytes.data(), e.in_sum2.size() * sizeof(double));
+      e.count = item.count;
+    }
+  }
+  // The chains in the order save_checkpoint gives them: quantized, then full precision.
+  const bool need_d = opt_.alpha_mode == "sampled" || opt_.alpha > 0;
+  const uint64_t tokens = chunks_.empty() ? 0 : chunks_.back().first_token + chunks_.back().tokens;
+  const bool half = opt_.activations == "f16";
+  const uint32_t dim = src_->weights.config().dim;
+  const size_t chain_bytes = size_t(tokens) * dim * (half ? 2 : 4);
+  if (run.chains.size() != (need_d ? 2u : 1u) || run.chains[0].size() != chain_bytes ||
+      (need_d && run.chains[1].size() != chain_bytes))
+    throw Error(checkpoint_->directory() + ": the saved activations do not match this run's calibration tokens; "
+                "delete the folder to start over");
+  Activations* chains[2] = {&xq_, &xf_};
+  for (size_t i = 0; i < run.chains.size(); ++i) {
+    chains[i]->resize(tokens, dim, half);
+    std::memcpy(half ? static_cast<void*>(chains[i]->h.data()) : static_cast<void*>(chains[i]->x.data()),
+                run.chains[i].data(), chain_bytes);
+  }
+}
+
+void Driver::save_checkpoint(uint32_t blocks_done, bool head_done) {
+  if (!checkpointing_) return;
+  RunProgress p;
+  p.blocks_done = blocks_done;
+  p.head_done = head_done;
+  for (const auto& c : chunks_) p.chunks.push_back({c.first_seq, c.n_seqs, c.first_token, c.tokens});
+  p.row_tile_bytes = row_tile_bytes_;
+  p.results = results_;
+  p.notes = notes_;
+  p.memory_retries = memory_retries_;
+  std::vector<std::pair<const void*, size_t>> chains;
+  for (const Activations* a : {&xq_, &xf_}) {
+    if (a->dim == 0) continue;  // no full-precision chain without α
+    chains.emplace_back(a->half ? static_cast<const void*>(a->h.data()) : static_cast<const void*>(a->x.data()),
+                        a->half ? a->h.size() * 2 : a->x.size() * 4);
+  }
+  if (identity_.empty()) identity_ = run_identity();
+  storing_ = true;
+  checkpoint_->save(identity_, p, chains);
+  storing_ = false;
+  head_done_ = head_done;
+  test_kill_point("checkpoint " + std::to_string(blocks_done) + (head_done ? " head" : ""));
+}
+
 QuantizeResult Driver::run() {
   validate_quantize_options(opt_);
   target_ = parse_output_target(opt_.type);
   if (!target_.generic && opt_.output_path.empty()) throw Error("-o: an output file is required for type " + opt_.type);
   if (target_.generic && opt_.eval_text_path.empty())
     throw Error("type " + opt_.type + " is a generic grid GGUF cannot store: give --eval-text to measure it");
+  if (target_.generic && opt_.resume) throw Error("--resume: type " + opt_.type + " writes no file, so nothing is saved to resume");
   tracker_ = std::make_unique<ProgressTracker>(progress_, cancel_, 1.0);
   tracker_->begin("load", opt_.model_path, 1, 1);
   src_ = std::make_unique<ModelSource>(open_model_source(opt_.model_path, opt_.tokenizer_path));
@@ -884,6 +1035,9 @@ QuantizeResult Driver::run() {
     rs.calib_seq_len = calib_.seq_len;
     settings_ = rs;
     if (!opt_.dry_run) {
+      // Locked first: a second run on this output stops here, before it could touch the first's files.
+      checkpoint_ = std::make_unique<RunCheckpoint>(opt_.output_path);
+      checkpointing_ = opt_.checkpoint && opt_.eval_text_path.empty();
       writer_ = std::make_unique<io::QuantizedGgufWriter>(*src_->weights.gguf(), plan_, rs, opt_.output_path, opt_.force);
       if (opt_.write_report && !opt_.force && std::filesystem::exists(report_path_for(opt_.output_path)))
         throw Error(report_path_for(opt_.output_path) + " exists; pass --force to overwrite it");
@@ -926,6 +1080,8 @@ QuantizeResult Driver::run() {
     r.notes = notes_;
     return r;
   }
+  const uint32_t first_block = open_checkpoint();
+  calibrating_ = true;
   const auto cancel_point = [this](uint32_t) { tracker_->check_cancelled(); };
   // Blocks reach the device when calibration reaches them (the output table when the head does); the
   // full-precision chain frees each block, and its embedding, once its activations have passed it.
@@ -937,19 +1093,25 @@ QuantizeResult Driver::run() {
   // Work units: every pass over the calibration tokens, and as much again per stage for solving.
   const double passes_per_block = 4.0 * (need_d ? 2.0 : 1.0) + (need_d ? 2.0 : 1.0) + 4.0 * 0.5;
   stage_units_ = double(n_tokens);
+  // A resumed run counts only what is left, so that its ETA is not skewed by the work restored.
+  const double done_units = first_block > 0 || head_done_
+                                ? double(n_tokens) * (1.0 + first_block * passes_per_block + (head_done_ ? 1.0 : 0.0))
+                                : 0.0;
   tracker_ = std::make_unique<ProgressTracker>(progress_, cancel_, double(cfg.n_layers) * passes_per_block * n_tokens +
-                                                                       2.0 * double(n_tokens));  // + embed, head
+                                                                       2.0 * double(n_tokens) - done_units);
   keep_quantized_model_ = !opt_.eval_text_path.empty();
-  tracker_->begin("embed", "calibration tokens", 1, 1);
-  if (need_d) {
-    embed_all(*model_f_, xf_);
-    model_f_->release_embedding();
+  if (done_units == 0) {
+    tracker_->begin("embed", "calibration tokens", 1, 1);
+    if (need_d) {
+      embed_all(*model_f_, xf_);
+      model_f_->release_embedding();
+    }
+    if (!target_.generic && opt_.calib_rounded_embedding) prepare_embedding(true);
+    embed_all(*model_q_, xq_);
+    if (!keep_quantized_model_) model_q_->discard_embedding();
+    tracker_->advance(double(n_tokens));
   }
-  if (!target_.generic && opt_.calib_rounded_embedding) prepare_embedding(true);
-  embed_all(*model_q_, xq_);
-  if (!keep_quantized_model_) model_q_->discard_embedding();
-  tracker_->advance(double(n_tokens));
-  for (uint32_t b = 0; b < cfg.n_layers; ++b) {
+  for (uint32_t b = first_block; b < cfg.n_layers; ++b) {
     for (const Stage& st : stages(cfg)) solve_stage(b, st);
     tracker_->begin("propagate", "blk." + std::to_string(b), b + 1, cfg.n_layers);
     advance_block(*model_q_, att_q_, b, xq_);
@@ -958,10 +1120,12 @@ QuantizeResult Driver::run() {
       advance_block(*model_f_, att_f_, b, xf_);
       model_f_->release_block(b);
     }
+    save_checkpoint(b + 1, false);
   }
-  if (!target_.generic) {
+  if (!target_.generic && !head_done_) {
     if (!opt_.calib_rounded_embedding) prepare_embedding(keep_quantized_model_);  // for the file and the evaluation
     solve_head();
+    save_checkpoint(cfg.n_layers, true);
   }
   QuantizeResult result;
   if (!target_.generic) {
@@ -1034,6 +1198,7 @@ QuantizeResult Driver::run() {
     result.report_path = report_path_for(opt_.output_path);
     write_run_report(rep, result.report_path, opt_.force);
   }
+  if (checkpoint_) checkpoint_->remove();  // OUT is complete: nothing to resume
   tracker_->finish();
   return result;
 }
@@ -1042,7 +1207,30 @@ QuantizeResult Driver::run() {
 
 QuantizeResult run_quantize(const QuantizeOptions& options, const ProgressCallback& progress, const CancelFlag* cancel) {
   Driver d(options, progress, cancel);
-  return d.run();
+  try {
+    return d.run();
+  } catch (const Cancelled&) {
+    d.after_failure(true);
+    throw;
+  } catch (const vk::OutOfDeviceMemory&) {
+    d.after_failure(true);
+    throw;
+  } catch (const vk::OutOfHostMemory&) {
+    d.after_failure(true);
+    throw;
+  } catch (const vk::DeviceLost&) {
+    d.after_failure(true);
+    throw;
+  } catch (const std::bad_alloc&) {
+    d.after_failure(true);
+    throw;
+  } catch (const CheckpointWriteError&) {
+    d.after_failure(true);
+    throw;
+  } catch (...) {
+    d.after_failure(false);
+    throw;
+  }
 }
 
 }  // namespace vkq::calibrate

@@ -131,6 +131,11 @@ void validate_quantize_options(const QuantizeOptions& o) {
   if (o.alpha_mode != "fixed" && o.alpha_mode != "sampled")
     throw Error("--alpha-mode " + o.alpha_mode + ": expected fixed or sampled");
   parse_output_target(o.type);  // names the supported types
+  if (o.resume && !o.checkpoint) throw Error("--resume: --no-checkpoint runs save nothing to resume from");
+  if (o.resume && !o.eval_text_path.empty())
+    throw Error("--resume: runs with --eval-text are not checkpointed (the evaluation needs every quantized block "
+                "on the device); resume without --eval-text, then measure OUT with `vkquant perplexity`");
+  if (o.resume && o.dry_run) throw Error("--resume: --dry-run runs nothing to resume");
   if (!o.token_embedding_type.empty()) io::parse_tensor_type(o.token_embedding_type, "--token-embedding-type");
   if (!o.output_tensor_type.empty()) io::parse_tensor_type(o.output_tensor_type, "--output-tensor-type");
   for (const auto& spec : o.tensor_types) io::parse_tensor_type_override(spec);

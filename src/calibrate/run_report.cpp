@@ -7,7 +7,6 @@
 #include "vkquant/vkquant.hpp"
 
 namespace vkq::calibrate {
-namespace {
 
 nlohmann::json settings_json(const io::RunSettings& s) {
   nlohmann::json j = {
@@ -31,8 +30,6 @@ nlohmann::json settings_json(const io::RunSettings& s) {
   }
   return j;
 }
-
-}  // namespace
 
 std::vector<TensorReport> tensor_reports_from_plan(const io::OutputPlan& plan, const std::string& calibrated_method) {
   std::vector<TensorReport> out;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ std::vector<TensorReport> tensor_reports_from_plan(const io::OutputPlan& plan, c
 // type, method, loss, rows, cols, seconds, fallback_reason, damping_retries, [alpha_star], [k_refit_rows]}], total_seconds,
 // peak_device_bytes, peak_host_bytes, max_device_memory, memory_retries, calibration_notes, plan_notes, [profile[{kernel, dispatches, device_seconds}]]). A non-finite loss is written as null.
 std::string run_report_json(const RunReport& report);
+
+// The settings as the report's "settings" object (also a resume checkpoint's identity).
+nlohmann::json settings_json(const io::RunSettings& s);
 
 // OUT + ".json".
 std::string report_path_for(const std::string& output_path);

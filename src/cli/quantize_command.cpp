@@ -76,7 +76,8 @@ void add_quantize_command(CLI::App& app) {
   static QuantizeOptions o;
   static std::string calib_range = "0:1", eval_range = "0:1", eval_protocol = "windows",
                      calib_protocol = "sampled", max_device_memory;
-  static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false;
+  static bool json = false, quiet = false, no_act_order = false, dynamic_groups = false, no_report = false,
+                     no_checkpoint = false;
   static bool scale_search = false, no_scale_search = false;
   cmd->add_option("model", o.model_path, "Input model: GGUF (llama, qwen2, qwen3, gemma3 or phi3 architecture) with F32/F16/BF16 weights, or already quantized (legacy or K types) with --allow-requantize; a Hugging Face checkpoint folder (config.json, tokenizer, safetensors); or a llama2.c .bin with --tokenizer")->required();
   cmd->add_option("--calib", o.calib_path, "Calibration text (UTF-8), e.g. a slice of your typical prompts")->required();
@@ -137,6 +138,13 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--dry-run", o.dry_run,
                 "Load the model, plan the output and tokenize the calibration text, then print the device and host "
                 "memory the run would need (by phase) and stop; nothing is written");
+  cmd->add_flag("--resume", o.resume,
+                "Continue an interrupted run of this -o from the checkpoint it left in OUT.vkq-resume/ (saved after "
+                "every block): the file is the same, byte for byte, as an uninterrupted run's. A checkpoint made with "
+                "another model, calibration text, settings or device is refused, saying what differs");
+  cmd->add_flag("--no-checkpoint", no_checkpoint,
+                "Save no checkpoint after each block (they cost about the output's size plus the calibration "
+                "activations in disk space beside the output, removed when the run completes)");
   cmd->add_option("--max-device-memory", max_device_memory,
                   "SIZE (bytes, or with K/M/G/T, e.g. 4G): the most device memory the run may hold at once (default: "
                   "the heap's budget when the driver reports one). Under it a large token embedding stays in host "
@@ -191,6 +199,7 @@ void add_quantize_command(CLI::App& app) {
     o.scale_search = scale_search || (!no_scale_search && !o.clip_search && !dynamic_groups);
     o.static_groups = !dynamic_groups;
     o.write_report = !no_report;
+    o.checkpoint = !no_checkpoint;
     parse_range_option("--calib-range", calib_range, o.calib_begin, o.calib_end);
     o.max_device_memory = max_device_memory.empty() ? 0 : parse_size_option("--max-device-memory", max_device_memory);
     parse_range_option("--eval-range", eval_range, o.eval_begin, o.eval_end);

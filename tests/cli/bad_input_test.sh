@@ -146,6 +146,11 @@ if inf_at=$(tensor_data_offset "$MODEL" blk.1.ffn_up.weight); then
   patch "$WORK/inf.gguf" $((inf_at + 4 * 3)) '00 00 80 ff'  # −inf
   expect_failure inf-weight "blk.1.ffn_up.weight" \
     "$VKQ" quantize "$WORK/inf.gguf" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+  # Found in block 1, after block 0 was saved: a resume would meet it again, so nothing is kept.
+  [ ! -e "$OUT.vkq-resume" ] || {
+    echo "FAIL inf-weight: the checkpoint of a run the input broke was kept"
+    failures=$((failures + 1))
+  }
 fi
 
 # --- other model formats ----------------------------------------------------------------------
@@ -252,6 +257,12 @@ expect_failure max-device-memory-tiny "--max-device-memory '100K': below 1 MiB" 
 
 expect_failure max-device-memory-nothing-fits "the run would pass its limit of 1.0 MiB (--max-device-memory)" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --max-device-memory 1M "${SMALL[@]}"
+# Out of device memory is something a rerun can get past (with a higher cap): the blocks done stay resumable.
+[ -e "$OUT.vkq-resume/state.json" ] || {
+  echo "FAIL max-device-memory-nothing-fits: the blocks done before running out of memory were not kept"
+  failures=$((failures + 1))
+}
+rm -rf "$OUT.vkq-resume"
 
 printf 'Once upon' > "$WORK/short.txt"
 expect_failure text-shorter-than-a-window "short.txt has 2 tokens, fewer than one sequence" \
@@ -263,13 +274,20 @@ expect_failure device-matches-nothing "--device 'no-such-gpu'" \
 # --- where the output goes: a path through a file, and a full disk -----------------------------
 saved_out=$OUT
 OUT=$CALIB/out.gguf
-expect_failure output-under-a-file "calib.txt/out.gguf.partial: cannot create" \
+expect_failure output-under-a-file "calib.txt/out.gguf.vkq-resume: cannot create" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
 OUT=$saved_out
 # A 100 KiB file-size limit makes the output's writes fail (EFBIG) as on a full disk; SIGXFSZ is
 # ignored so the write returns the error instead of killing the process.
 expect_failure disk-full "out.gguf.partial: write failed" \
-  bash -c 'ulimit -f 100; trap "" XFSZ; exec "$@"' _ "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" "${SMALL[@]}"
+  bash -c 'ulimit -f 100; trap "" XFSZ; exec "$@"' _ "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" \
+  --no-checkpoint "${SMALL[@]}"
+# The same limit met by the checkpoint (its packed tensors pass 100 KiB first): a clear message, no output, and
+# the blocks saved before it stay resumable.
+expect_failure disk-full-checkpoint "cannot write the resume checkpoint" \
+  bash -c 'ulimit -f 100; trap "" XFSZ; exec "$@"' _ "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" \
+  "${SMALL[@]}"
+rm -rf "$OUT.vkq-resume"
 
 # --- an existing output without --force: refused, and the file is left byte-identical ----------
 EXISTING="$WORK/existing.gguf"
