@@ -167,6 +167,7 @@ Context::~Context() { release(); }
 
 void Context::release() {
   if (device_) vkDeviceWaitIdle(device_);
+  pipelines_.clear();  // before the device they belong to
   staging_.reset();
   cache_.reset();
   if (device_) vkDestroyDevice(device_, nullptr);
@@ -189,6 +190,20 @@ Buffer& Context::staging(uint64_t bytes) {
 }
 
 VkPipelineCache Context::pipeline_cache() const { return cache_ ? cache_->handle() : VK_NULL_HANDLE; }
+
+std::shared_ptr<const CompiledPipeline> Context::compiled_pipeline(
+    const std::string& key, const std::function<std::shared_ptr<const CompiledPipeline>()>& compile) {
+  std::lock_guard<std::mutex> lock(pipelines_mutex_);
+  if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
+  auto compiled = compile();  // a failed compile throws and leaves nothing behind
+  pipelines_.emplace(key, compiled);
+  return compiled;
+}
+
+size_t Context::compiled_pipeline_count() const {
+  std::lock_guard<std::mutex> lock(pipelines_mutex_);
+  return pipelines_.size();
+}
 
 uint32_t Context::find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required) const {
   for (uint32_t i = 0; i < memory_.memoryTypeCount; ++i)

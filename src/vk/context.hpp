@@ -6,6 +6,8 @@
 #include <vulkan/vulkan.h>
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +29,8 @@ struct ContextOptions {
 class PipelineCache;
 class Buffer;
 
+struct CompiledPipeline;
+
 class Context {
  public:
   explicit Context(const ContextOptions& options = {});
@@ -41,6 +45,11 @@ class Context {
   uint32_t queue_family() const { return probe_.compute_queue_family; }
   const DeviceProbe& probe() const { return probe_; }
   VkPipelineCache pipeline_cache() const;
+  // The pipeline compiled for `key` (a KernelDesc spelled out), compiling it with `compile` the first time:
+  // kept until the context goes, so each distinct kernel is compiled once per run.
+  std::shared_ptr<const CompiledPipeline> compiled_pipeline(
+      const std::string& key, const std::function<std::shared_ptr<const CompiledPipeline>()>& compile);
+  size_t compiled_pipeline_count() const;
 
   // Memory type index with the required bits and flags; UINT32_MAX when none.
   uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required) const;
@@ -99,6 +108,8 @@ class Context {
   std::atomic<int> inject_oom_left_{0};
   std::unique_ptr<Buffer> staging_;
   std::mutex staging_mutex_;
+  mutable std::mutex pipelines_mutex_;
+  std::map<std::string, std::shared_ptr<const CompiledPipeline>> pipelines_;
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
 };

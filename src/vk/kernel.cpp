@@ -24,21 +24,31 @@ std::vector<uint32_t> apply_spec_overrides(const std::string& shader, std::vecto
   return spec;
 }
 
-Kernel::Kernel(Context& ctx, KernelDesc desc) : ctx_(ctx), desc_(std::move(desc)) {
-  try {
-    create();
-  } catch (...) {
-    release();
-    throw;
-  }
+Kernel::Kernel(Context& ctx, KernelDesc desc) : desc_(std::move(desc)) {
+  desc_.spec = apply_spec_overrides(desc_.shader, desc_.spec);
+  std::string key = desc_.shader + "/" + std::to_string(desc_.n_buffers) + "/" + std::to_string(desc_.push_bytes) +
+                    "/" + std::to_string(desc_.required_subgroup_size);
+  for (uint32_t s : desc_.spec) key += "/" + std::to_string(s);
+  compiled_ = ctx.compiled_pipeline(key, [&] { return compile(ctx); });
 }
 
-void Kernel::create() {
-  Context& ctx = ctx_;
-  desc_.spec = apply_spec_overrides(desc_.shader, desc_.spec);
+CompiledPipeline::~CompiledPipeline() {
+  if (pipeline) vkDestroyPipeline(device, pipeline, nullptr);
+  if (layout) vkDestroyPipelineLayout(device, layout, nullptr);
+  if (set_layout) vkDestroyDescriptorSetLayout(device, set_layout, nullptr);
+  if (module) vkDestroyShaderModule(device, module, nullptr);
+}
+
+std::shared_ptr<const CompiledPipeline> Kernel::compile(Context& ctx) const {
   const ShaderBlob& blob = find_shader(desc_.shader);
   const VkDevice dev = ctx.device();
   const std::string what = " for kernel " + desc_.shader;
+  auto out = std::make_shared<CompiledPipeline>();  // destroys what was made if a step below throws
+  out->device = dev;
+  VkShaderModule& module_ = out->module;
+  VkDescriptorSetLayout& set_layout_ = out->set_layout;
+  VkPipelineLayout& layout_ = out->layout;
+  VkPipeline& pipeline_ = out->pipeline;
   if (desc_.push_bytes > ctx.probe().max_push_constants)
     throw Error("kernel " + desc_.shader + ": push constants of " + std::to_string(desc_.push_bytes) +
                 " bytes exceed the device limit " + std::to_string(ctx.probe().max_push_constants));
@@ -94,16 +104,7 @@ void Kernel::create() {
   ci.layout = layout_;
   check(vkCreateComputePipelines(dev, ctx.pipeline_cache(), 1, &ci, nullptr, &pipeline_),
         "vkCreateComputePipelines" + what);
-}
-
-Kernel::~Kernel() { release(); }
-
-void Kernel::release() {
-  const VkDevice dev = ctx_.device();
-  if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
-  if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);
-  if (set_layout_) vkDestroyDescriptorSetLayout(dev, set_layout_, nullptr);
-  if (module_) vkDestroyShaderModule(dev, module_, nullptr);
+  return out;
 }
 
 }  // namespace vkq::vk

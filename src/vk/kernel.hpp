@@ -5,6 +5,7 @@
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,27 +21,36 @@ struct KernelDesc {
   uint32_t required_subgroup_size = 0;  // 0: any; else needs subgroup size control + full subgroups
 };
 
+// The Vulkan objects of one compiled pipeline. The context keeps one per distinct KernelDesc, shared by every
+// Kernel made from it: compiling is the expensive part (~26 ms a pipeline on lavapipe), and a run makes the
+// same kernels again for every block and stage.
+struct CompiledPipeline {
+  VkDevice device = VK_NULL_HANDLE;
+  VkShaderModule module = VK_NULL_HANDLE;
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+  VkPipelineLayout layout = VK_NULL_HANDLE;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  CompiledPipeline() = default;
+  CompiledPipeline(const CompiledPipeline&) = delete;
+  CompiledPipeline& operator=(const CompiledPipeline&) = delete;
+  ~CompiledPipeline();
+};
+
 class Kernel {
  public:
   Kernel(Context& ctx, KernelDesc desc);
-  ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
-  VkPipeline pipeline() const { return pipeline_; }
-  VkPipelineLayout layout() const { return layout_; }
-  VkDescriptorSetLayout set_layout() const { return set_layout_; }
+  VkPipeline pipeline() const { return compiled_->pipeline; }
+  VkPipelineLayout layout() const { return compiled_->layout; }
+  VkDescriptorSetLayout set_layout() const { return compiled_->set_layout; }
   const KernelDesc& desc() const { return desc_; }
 
  private:
-  void create();
-  void release();
-  Context& ctx_;
+  std::shared_ptr<const CompiledPipeline> compile(Context& ctx) const;
   KernelDesc desc_;
-  VkShaderModule module_ = VK_NULL_HANDLE;
-  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
-  VkPipelineLayout layout_ = VK_NULL_HANDLE;
-  VkPipeline pipeline_ = VK_NULL_HANDLE;
+  std::shared_ptr<const CompiledPipeline> compiled_;
 };
 
 // Environment override for diagnosing drivers: VKQ_SPEC_<SHADER>_<ID>=value replaces a

@@ -245,6 +245,48 @@ TEST(Kernels, WrongBindingCountIsAnError) {
   EXPECT_THROW(s.dispatch(k, {&b, &b, &b}, q, 1), Error);  // wrong push size
 }
 
+// A run makes the same kernels for every block and stage: each distinct description is compiled once per
+// context, its pipeline shared (and still usable after the first Kernel made from it is gone).
+TEST(Kernels, EachDistinctKernelIsCompiledOncePerContext) {
+  vk::ContextOptions o;
+  o.validation = true;
+  vk::Context ctx(o);
+  const size_t before = ctx.compiled_pipeline_count();
+  VkPipeline first = VK_NULL_HANDLE;
+  {
+    vk::Kernel k(ctx, vk::KernelDesc{"gram_finalize", 3, 8, {256}});
+    first = k.pipeline();
+  }
+  EXPECT_EQ(ctx.compiled_pipeline_count(), before + 1);
+  vk::Kernel again(ctx, vk::KernelDesc{"gram_finalize", 3, 8, {256}});
+  EXPECT_EQ(again.pipeline(), first);
+  EXPECT_EQ(ctx.compiled_pipeline_count(), before + 1);
+  vk::Kernel other(ctx, vk::KernelDesc{"gram_finalize", 3, 8, {128}});  // other spec constants: its own
+  EXPECT_NE(other.pipeline(), first);
+  EXPECT_EQ(ctx.compiled_pipeline_count(), before + 2);
+  // A shared pipeline computes as its own would: x = y + y through two Add objects, the first destroyed.
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  const uint32_t n = 1001;
+  const auto y = test::random_floats(rng, n);
+  auto yb = vk::upload_new(ctx, y, "y");
+  vk::Buffer xb(ctx, n * sizeof(float), vk::MemoryUse::Device, "x");
+  vk::upload(ctx, xb, test::poisoned(n).data(), n * sizeof(float));
+  { kernels::Add warm(ctx); }
+  const size_t with_add = ctx.compiled_pipeline_count();
+  kernels::Add add(ctx);
+  EXPECT_EQ(ctx.compiled_pipeline_count(), with_add);
+  {
+    vk::Stream s(ctx);
+    add.run(s, yb, yb, xb, n);
+    s.submit_and_wait();
+  }
+  const auto x = vk::download_all<float>(ctx, xb, n);
+  for (uint32_t j = 0; j < n; ++j) ASSERT_EQ(x[j], y[j] + y[j]) << "element " << j;
+  EXPECT_EQ(ctx.validation_message_count(), 0u);
+}
+
 TEST(PipelineCache, PersistsToTheUserCacheDirectory) {
   const auto dir = std::filesystem::temp_directory_path() / ("vkq-cache-" + std::to_string(::getpid()));
   ::setenv("VKQ_CACHE_DIR", dir.c_str(), 1);
