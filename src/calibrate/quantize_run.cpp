@@ -1175,6 +1175,8 @@ QuantizeResult Driver::run() {
     rep.peak_device_bytes = result.peak_device_bytes;
     rep.peak_host_bytes = result.peak_host_bytes;
     rep.max_device_memory = opt_.max_device_memory;
+    rep.pipelines_compiled = ctx_->compiled_pipeline_count();
+    rep.pipeline_compile_seconds = ctx_->pipeline_compile_seconds();
     rep.memory_retries = memory_retries_;
     rep.profile = result.profile;
     rep.calibration_notes = calib_.notes;

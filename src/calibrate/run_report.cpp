@@ -75,6 +75,7 @@ std::string run_report_json(const RunReport& report) {
       {"peak_device_bytes", report.peak_device_bytes},
       {"peak_host_bytes", report.peak_host_bytes},
       {"max_device_memory", report.max_device_memory},
+      {"pipelines", {{"compiled", report.pipelines_compiled}, {"seconds", report.pipeline_compile_seconds}}},
       {"memory_retries", report.memory_retries},
       {"calibration_notes", report.calibration_notes},
       {"plan_notes", report.plan_notes},

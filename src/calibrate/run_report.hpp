@@ -37,6 +37,8 @@ struct RunReport {
   uint64_t peak_device_bytes = 0;
   uint64_t peak_host_bytes = 0;  // peak RSS of the process
   uint64_t max_device_memory = 0;  // --max-device-memory; 0: none given
+  uint64_t pipelines_compiled = 0;    // distinct compute pipelines the run compiled (each once)
+  double pipeline_compile_seconds = 0;
   std::vector<std::string> memory_retries;  // what ran out of device memory, and how it was retried
   std::vector<std::string> calibration_notes;
   std::vector<std::string> plan_notes;
@@ -49,7 +51,7 @@ std::vector<TensorReport> tensor_reports_from_plan(const io::OutputPlan& plan, c
 
 // The report as JSON text (keys: vkquant_version, input, output, settings{...}, tensors[{name,
 // type, method, loss, rows, cols, seconds, fallback_reason, damping_retries, [alpha_star], [k_refit_rows]}], total_seconds,
-// peak_device_bytes, peak_host_bytes, max_device_memory, memory_retries, calibration_notes, plan_notes, [profile[{kernel, dispatches, device_seconds}]]). A non-finite loss is written as null.
+// peak_device_bytes, peak_host_bytes, max_device_memory, pipelines{compiled, seconds}, memory_retries, calibration_notes, plan_notes, [profile[{kernel, dispatches, device_seconds}]]). A non-finite loss is written as null.
 std::string run_report_json(const RunReport& report);
 
 // The settings as the report's "settings" object (also a resume checkpoint's identity).

@@ -1,6 +1,7 @@
 #include "vk/context.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -195,9 +196,16 @@ std::shared_ptr<const CompiledPipeline> Context::compiled_pipeline(
     const std::string& key, const std::function<std::shared_ptr<const CompiledPipeline>()>& compile) {
   std::lock_guard<std::mutex> lock(pipelines_mutex_);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return it->second;
+  const auto t0 = std::chrono::steady_clock::now();
   auto compiled = compile();  // a failed compile throws and leaves nothing behind
+  compile_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   pipelines_.emplace(key, compiled);
   return compiled;
+}
+
+double Context::pipeline_compile_seconds() const {
+  std::lock_guard<std::mutex> lock(pipelines_mutex_);
+  return compile_seconds_;
 }
 
 size_t Context::compiled_pipeline_count() const {

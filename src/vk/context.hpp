@@ -50,6 +50,7 @@ class Context {
   std::shared_ptr<const CompiledPipeline> compiled_pipeline(
       const std::string& key, const std::function<std::shared_ptr<const CompiledPipeline>()>& compile);
   size_t compiled_pipeline_count() const;
+  double pipeline_compile_seconds() const;  // host time spent compiling them
 
   // Memory type index with the required bits and flags; UINT32_MAX when none.
   uint32_t find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required) const;
@@ -110,6 +111,7 @@ class Context {
   std::mutex staging_mutex_;
   mutable std::mutex pipelines_mutex_;
   std::map<std::string, std::shared_ptr<const CompiledPipeline>> pipelines_;
+  double compile_seconds_ = 0;
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;
 };
