@@ -910,7 +910,7 @@ uint32_t Driver::open_checkpoint() {
   return first_block_;
 }
 
-void Driver::restore(ResumedRun run) {
+void Driver::restore(ResumedRun run) {  // `run` by value: its items move into the driver
   RunProgress& p = run.progress;
   first_block_ = p.blocks_done;
   head_done_ = p.head_done;
@@ -940,16 +940,16 @@ void Driver::restore(ResumedRun run) {
   const bool half = opt_.activations == "f16";
   const uint32_t dim = src_->weights.config().dim;
   const size_t chain_bytes = size_t(tokens) * dim * (half ? 2 : 4);
-  if (run.chains.size() != (need_d ? 2u : 1u) || run.chains[0].size() != chain_bytes ||
-      (need_d && run.chains[1].size() != chain_bytes))
+  if (run.chain_bytes != std::vector<uint64_t>(need_d ? 2 : 1, chain_bytes))
     throw Error(checkpoint_->directory() + ": the saved activations do not match this run's calibration tokens; "
                 "delete the folder to start over");
-  Activations* chains[2] = {&xq_, &xf_};
-  for (size_t i = 0; i < run.chains.size(); ++i) {
-    chains[i]->resize(tokens, dim, half);
-    std::memcpy(half ? static_cast<void*>(chains[i]->h.data()) : static_cast<void*>(chains[i]->x.data()),
-                run.chains[i].data(), chain_bytes);
+  std::vector<std::pair<void*, size_t>> into;
+  for (Activations* a : {&xq_, &xf_}) {
+    if (into.size() == run.chain_bytes.size()) break;
+    a->resize(tokens, dim, half);
+    into.emplace_back(half ? static_cast<void*>(a->h.data()) : static_cast<void*>(a->x.data()), chain_bytes);
   }
+  checkpoint_->read_chains(into);
 }
 
 void Driver::save_checkpoint(uint32_t blocks_done, bool head_done) {
@@ -1207,30 +1207,36 @@ QuantizeResult Driver::run() {
 
 }  // namespace
 
+namespace {
+// Called inside a catch: whether the failure in flight is one a rerun can get past (an interruption, memory,
+// the device, a full disk), so that the saved blocks are worth resuming.
+bool rerun_can_get_past_current_failure() {
+  try {
+    throw;
+  } catch (const Cancelled&) {
+    return true;
+  } catch (const vk::OutOfDeviceMemory&) {
+    return true;
+  } catch (const vk::OutOfHostMemory&) {
+    return true;
+  } catch (const vk::DeviceLost&) {
+    return true;
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (const CheckpointWriteError&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace
+
 QuantizeResult run_quantize(const QuantizeOptions& options, const ProgressCallback& progress, const CancelFlag* cancel) {
   Driver d(options, progress, cancel);
   try {
     return d.run();
-  } catch (const Cancelled&) {
-    d.after_failure(true);
-    throw;
-  } catch (const vk::OutOfDeviceMemory&) {
-    d.after_failure(true);
-    throw;
-  } catch (const vk::OutOfHostMemory&) {
-    d.after_failure(true);
-    throw;
-  } catch (const vk::DeviceLost&) {
-    d.after_failure(true);
-    throw;
-  } catch (const std::bad_alloc&) {
-    d.after_failure(true);
-    throw;
-  } catch (const CheckpointWriteError&) {
-    d.after_failure(true);
-    throw;
   } catch (...) {
-    d.after_failure(false);
+    d.after_failure(rerun_can_get_past_current_failure());
     throw;
   }
 }

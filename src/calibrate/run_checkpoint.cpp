@@ -232,20 +232,31 @@ ResumedRun RunCheckpoint::load(const RunIdentity& identity) {
       run.items.push_back(std::move(item));
     }
     chains_file_ = st.at("chains_file");
-    std::ifstream chains(path(chains_file_), std::ios::binary);
-    for (const auto& n : st.at("chains")) {
-      std::vector<uint8_t> bytes(n.get<uint64_t>());
-      if (!chains.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(bytes.size())))
-        throw Error(path(chains_file_) + ": the resume checkpoint is damaged (activations too short); delete " +
-                    dir_ + " to start over");
-      run.chains.push_back(std::move(bytes));
-    }
+    run.chain_bytes = st.at("chains").get<std::vector<uint64_t>>();
+    uint64_t total = 0;
+    for (uint64_t n : run.chain_bytes) total += n;
+    if (struct stat cs {}; ::stat(path(chains_file_).c_str(), &cs) != 0 || uint64_t(cs.st_size) != total)
+      throw Error(path(chains_file_) + ": the resume checkpoint is damaged (the activations are not the size its " +
+                  "state says); delete " + dir_ + " to start over");
   } catch (const json::exception& e) {
     throw Error(state_path + ": the resume checkpoint is damaged (" + e.what() + "); delete " + dir_ +
                 " to start over");
   }
   saved_ = true;
   return run;
+}
+
+void RunCheckpoint::read_chains(const std::vector<std::pair<void*, size_t>>& into) const {
+  const std::string file = path(chains_file_);
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  uint64_t offset = 0;
+  bool ok = fd >= 0;
+  for (const auto& [data, bytes] : into) {
+    ok = ok && read_all(fd, data, bytes, offset);
+    offset += bytes;
+  }
+  if (fd >= 0) ::close(fd);
+  if (!ok) throw Error(file + ": cannot read the saved activations; delete " + dir_ + " to start over");
 }
 
 void RunCheckpoint::discard() {

@@ -60,7 +60,7 @@ struct RunProgress {
 struct ResumedRun {
   RunProgress progress;
   std::vector<SavedItem> items;                // in the order they were saved (a later one replaces an earlier)
-  std::vector<std::vector<uint8_t>> chains;    // the activation chains' raw bytes, in the order saved
+  std::vector<uint64_t> chain_bytes;           // the activation chains' sizes, in the order saved (read_chains)
 };
 
 class RunCheckpoint {
@@ -81,6 +81,8 @@ class RunCheckpoint {
   // Reads the saved state. vkq::Error listing every difference when it was made with another identity
   // (other input, calibration text, settings or device), or when its files are damaged.
   ResumedRun load(const RunIdentity& identity);
+  // After load(): the saved activation chains straight into the caller's storage (sizes as chain_bytes).
+  void read_chains(const std::vector<std::pair<void*, size_t>>& into) const;
   // Forgets a saved state (a run that starts over).
   void discard();
 
