@@ -28,7 +28,9 @@ MemoryNeeds estimate_memory(const MemoryEstimateInputs& in) {
   m.device_peak = std::max({m.device_stage, m.device_embedding, m.device_head, rounding});
   const uint64_t N = in.calibration_tokens;
   m.host_activations = chains * N * (in.f16_activations ? 2 * d : 4 * d + 4 * q);  // + saved attention outputs (f32)
-  m.host_embedding = in.embedding_on_host ? 4 * V * d : 0;
+  // Rows come straight from the mapped file; only a rounded table (the evaluation's, or with
+  // --calib-rounded-embedding) is held whole.
+  m.host_embedding = in.embedding_on_host && in.embedding_changed ? 4 * V * d : 0;
   m.host_output = in.output_bytes;
   // The largest tensor's fp32 weights, dequantized result and int32 codes while it is solved.
   m.host_peak = m.host_activations + m.host_embedding + m.host_output + 12 * in.largest_tensor_elements;

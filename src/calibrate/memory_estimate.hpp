@@ -20,6 +20,7 @@ struct MemoryEstimateInputs {
   bool evaluate = false;           // --eval-text keeps the quantized model on the device
   bool f16_activations = false;    // --activations f16
   bool embedding_on_host = false;  // the table is gathered on the host (too large for a binding or the cap)
+  bool embedding_changed = false;  // the quantized chain embeds a rounded table (then held on the host when there)
   uint64_t row_tile_bytes = 0;
   uint64_t output_bytes = 0;       // the packed quantized tensors, held until the file is written
   uint64_t largest_tensor_elements = 0;

@@ -285,6 +285,7 @@ MemoryNeeds Driver::estimate(uint64_t calibration_tokens) const {
   in.evaluate = !opt_.eval_text_path.empty();
   in.f16_activations = opt_.activations == "f16";
   in.embedding_on_host = forward::TransformerModel::embedding_on_host(*ctx_, in.config);
+  in.embedding_changed = !target_.generic && (in.evaluate || opt_.calib_rounded_embedding);
   in.row_tile_bytes = row_tile_bytes_;
   const bool tied = plan_.find("output.weight") == nullptr;
   in.head_solved = false;  // true below when the plan calibrates the head (a generic grid solves none)

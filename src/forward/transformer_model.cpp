@@ -320,11 +320,16 @@ void TransformerModel::linear(vk::Stream& s, const vk::Buffer& x, const vk::Buff
 void TransformerModel::embed(vk::Stream& s, const DeviceBatch& batch, vk::Buffer& x_out) {
   if (!batch.ids) throw Error("transformer: embed() needs a batch with token ids");
   if (embedding_on_host()) {  // the rows gathered on the host, written to x_out at once
-    const std::vector<float>& table = host_embedding_table();
     std::vector<float> rows(uint64_t(batch.tokens) * config_.dim);
-    for (uint32_t t = 0; t < batch.tokens; ++t)
-      std::copy_n(table.begin() + ptrdiff_t(uint64_t(batch.host_ids[t]) * config_.dim), config_.dim,
-                  rows.begin() + ptrdiff_t(uint64_t(t) * config_.dim));
+    if (embedding_discarded_) throw Error("transformer: the token embedding was discarded; it cannot be used again");
+    if (host_embedding_.empty() && source_) {  // unchanged: decoded from the mapped file, row by row
+      source_->token_embedding_rows(batch.host_ids, rows.data());
+    } else {
+      const std::vector<float>& table = host_embedding_table();
+      for (uint32_t t = 0; t < batch.tokens; ++t)
+        std::copy_n(table.begin() + ptrdiff_t(uint64_t(batch.host_ids[t]) * config_.dim), config_.dim,
+                    rows.begin() + ptrdiff_t(uint64_t(t) * config_.dim));
+    }
     vk::upload(ctx_, x_out, rows.data(), rows.size() * sizeof(float));
   } else {
     gather_.run(s, embedding_table(), batch.ids, x_out, batch.tokens, config_.dim, config_.vocab_size);

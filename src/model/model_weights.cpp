@@ -87,6 +87,28 @@ WeightMatrix ModelWeights::token_embedding() const {
   return tensor("token_embd.weight", config().vocab_size, config().dim);
 }
 
+void ModelWeights::token_embedding_rows(const std::vector<int32_t>& ids, float* out) const {
+  const uint32_t vocab = config().vocab_size, dim = config().dim;
+  const std::string name = "token_embd.weight";
+  const GgufTensorInfo* g = impl_->gguf ? impl_->gguf->find_tensor(name) : nullptr;
+  const Llama2cTensor* l = impl_->gguf ? nullptr : impl_->l2c->find(name);
+  if (!g && !l) throw Error(impl_->config.source + ": missing tensor '" + name + "'");
+  if (g) require_readable(g->type, name);
+  const uint64_t row_bytes = g ? ggml_row_size(g->type, dim) : 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || uint32_t(ids[i]) >= vocab)
+      throw Error(impl_->config.source + ": token id " + std::to_string(ids[i]) + " is outside the vocabulary of " +
+                  std::to_string(vocab));
+    float* row = out + i * dim;
+    if (g) dequantize_row(g->type, impl_->gguf->tensor_data(*g) + uint64_t(ids[i]) * row_bytes, row, dim);
+    else std::memcpy(row, l->data.data() + uint64_t(ids[i]) * dim, dim * sizeof(float));
+    for (uint32_t j = 0; j < dim; ++j)
+      if (!std::isfinite(row[j]))
+        throw Error(impl_->config.source + ": tensor '" + name + "' holds a non-finite value (" +
+                    std::to_string(row[j]) + ") at row " + std::to_string(ids[i]) + ", column " + std::to_string(j));
+  }
+}
+
 WeightMatrix ModelWeights::output() const {
   // Tied classifier: llama.cpp falls back to the embedding when output.weight is absent.
   const char* name = has_tensor("output.weight") ? "output.weight" : "token_embd.weight";

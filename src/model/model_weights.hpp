@@ -35,6 +35,10 @@ class ModelWeights {
   const GgufFile* gguf() const;  // nullptr for a llama2.c source
 
   WeightMatrix token_embedding() const;                    // vocab x dim
+  // Rows `ids` of the token embedding (ids.size() x dim into `out`), decoded straight from the mapped file:
+  // a large vocabulary's table is never held whole in host memory. vkq::Error for an id outside the
+  // vocabulary or a non-finite value, naming the row.
+  void token_embedding_rows(const std::vector<int32_t>& ids, float* out) const;
   WeightMatrix output() const;                             // vocab x dim; the embedding when tied
   std::vector<float> output_norm() const;                  // dim
   std::vector<float> attn_norm(uint32_t block) const;      // dim
