@@ -151,6 +151,34 @@ TEST(LlamaConfig, InconsistentHeadsRejected) {
   EXPECT_NE(error_of([&] { model::llama_config_from_gguf(make_gguf(kvs)); }).find("head_count"), std::string::npos);
 }
 
+// The rows of an embedding kept off the device come straight from the mapped file: the same values as the
+// whole table, from a GGUF and from a llama2.c checkpoint; a bad id and a non-finite row are errors.
+TEST(ModelWeights, EmbeddingRowsAreTheTableRows) {
+  const uint64_t seed = test::fresh_seed();
+  VKQ_SEED_TRACE(seed);
+  std::mt19937_64 rng(seed);
+  for (const char* file : {"tinystories-260k/stories260K.gguf", "tinystories-260k/stories260K.bin"}) {
+    SCOPED_TRACE(file);
+    auto w = model::ModelWeights::open(test::data_path(file));
+    const auto table = w.token_embedding();
+    const uint32_t d = table.cols, vocab = table.rows;
+    std::vector<int32_t> ids = {0, int32_t(vocab - 1)};
+    for (int i = 0; i < 37; ++i) ids.push_back(int32_t(rng() % vocab));
+    std::vector<float> rows = test::poisoned(ids.size() * d);
+    w.token_embedding_rows(ids, rows.data());
+    for (size_t i = 0; i < ids.size(); ++i)
+      for (uint32_t j = 0; j < d; ++j)
+        ASSERT_EQ(rows[i * d + j], table.data[size_t(ids[i]) * d + j]) << "id " << ids[i] << ", column " << j;
+    const std::string msg = error_of([&] { w.token_embedding_rows({int32_t(vocab)}, rows.data()); });
+    EXPECT_NE(msg.find("outside the vocabulary"), std::string::npos) << msg;
+  }
+  auto nan = model::ModelWeights::from_gguf(make_gguf(llama_kvs(), std::numeric_limits<float>::infinity(), "nan.gguf"));
+  std::vector<float> row(nan.config().dim * 2);
+  const std::string msg = error_of([&] { nan.token_embedding_rows({0, 1}, row.data()); });
+  EXPECT_NE(msg.find("token_embd.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("non-finite"), std::string::npos) << msg;
+}
+
 TEST(ModelWeights, ShapeAndNonFiniteErrorsNameTheTensor) {
   auto w = model::ModelWeights::from_gguf(make_gguf(llama_kvs(), std::numeric_limits<float>::infinity(), "nan.gguf"));
   std::string msg = error_of([&] { w.token_embedding(); });
