@@ -188,6 +188,10 @@ struct QuantizeOptions {
   // from the swept codes (H̃-diagonal least squares) and the tensor swept again; each row keeps its better result,
   // so a refit never raises a row's loss. 0 turns it off (docs/kquants.md has what it buys).
   uint32_t k_refits = 1;
+  // Legacy types (Q8_0…Q4_0) and INT grids, methods gptq/beam: how many times each row's group scales (and
+  // Q4_1/Q5_1 mins) are refitted jointly from the swept codes — the least-squares fit under H̃ with every
+  // cross-group term — and the tensor swept again; each row keeps its better result. 0 = off.
+  uint32_t group_refits = 0;
 
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
   uint32_t calib_len = 2048;
@@ -244,6 +248,7 @@ struct TensorResult {
   std::string note;             // fallback reason
   std::vector<std::string> damping_retries;
   int64_t k_refit_rows = -1;    // K types, gptq/beam: rows that kept a refit of their super-block scales; else -1
+  int64_t group_refit_rows = -1;  // other types with group_refits > 0: rows that kept a refit of their group scales; else -1
 };
 
 // What a quantize run needs (estimated before it starts; docs/usage.md "Device memory" gives the formula):

@@ -48,6 +48,13 @@ namespace {
 using forward::LinearGroup;
 using Clock = std::chrono::steady_clock;
 
+// Rows that kept a refit, for the report: K types' super-block refits, or the other types' group refits.
+void set_refit_rows(const quant::LayerQuantOutput& out, bool group_refits, TensorResult& r) {
+  if (r.method != "gptq" && r.method != "beam") return;
+  if (!out.superblocks.empty()) r.k_refit_rows = int64_t(out.refit_rows);
+  else if (group_refits) r.group_refit_rows = int64_t(out.refit_rows);
+}
+
 struct Stage {
   LinearGroup group;
   std::vector<std::string> linears;  // TransformerModel names
@@ -607,7 +614,7 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       r.cols = out.cols;
       r.seconds = seconds;
       r.damping_retries = out.damping_retries;
-      if (!out.superblocks.empty() && (r.method == "gptq" || r.method == "beam")) r.k_refit_rows = int64_t(out.refit_rows);
+      set_refit_rows(out, opt_.group_refits > 0, r);
       for (const auto& msg : out.damping_retries) tracker_->notice(msg);
       if (!target_.generic) keep_packed(out.name, pack_for_gguf(out));
     }
@@ -819,7 +826,7 @@ void Driver::solve_head() {
   r.cols = out.cols;
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   r.damping_retries = out.damping_retries;
-  if (!out.superblocks.empty() && (r.method == "gptq" || r.method == "beam")) r.k_refit_rows = int64_t(out.refit_rows);
+  set_refit_rows(out, opt_.group_refits > 0, r);
   r.note = t->reason;
   for (const auto& msg : out.damping_retries) tracker_->notice(msg);
   keep_packed(name, pack_for_gguf(out));
@@ -1021,6 +1028,7 @@ QuantizeResult Driver::run() {
     rs.beam_width = opt_.method == "beam" ? opt_.beam_width : 1;
     rs.scale_search = opt_.scale_search ? "search" : opt_.clip_search ? "clip" : "minmax";
     rs.k_refits = opt_.k_refits;
+    rs.group_refits = opt_.group_refits;
     rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
     rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";
@@ -1196,6 +1204,7 @@ QuantizeResult Driver::run() {
       tr.fallback_reason = t.fallback ? t.reason : "";
       tr.damping_retries = r.damping_retries;
       if (r.k_refit_rows >= 0) tr.k_refit_rows = uint64_t(r.k_refit_rows);
+      if (r.group_refit_rows >= 0) tr.group_refit_rows = uint64_t(r.group_refit_rows);
       rep.tensors.push_back(tr);
     }
     result.report_path = report_path_for(opt_.output_path);

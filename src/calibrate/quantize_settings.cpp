@@ -111,6 +111,7 @@ ref::LayerQuantOptions layer_options(const QuantizeOptions& o, const ref::GridSp
     l.clip.about_min = true;  // Q4_1/Q5_1: the same ranges again about the min
   }
   l.beam_width = o.method == "beam" ? o.beam_width : 1;
+  l.group_refits = o.group_refits;
   l.seed = o.seed;
   if (superblock != ref::SuperBlock::none) {
     l.superblock = superblock;
@@ -160,6 +161,9 @@ void validate_quantize_options(const QuantizeOptions& o) {
     throw Error("--alpha-beta shapes sampled α only: add --alpha-mode sampled");
   if (o.chunk_tokens < 16) throw Error("--chunk-tokens must be at least 16");
   if (o.k_refits > 8) throw Error("--k-refits " + std::to_string(o.k_refits) + ": expected 0..8");
+  if (o.group_refits > 8) throw Error("--group-refits " + std::to_string(o.group_refits) + ": expected 0..8");
+  if (o.group_refits > 0 && !o.static_groups)
+    throw Error("--group-refits refits static group parameters: it cannot be combined with --dynamic-groups");
   if (o.activations != "f32" && o.activations != "f16")
     throw Error("--activations " + o.activations + ": expected f32 or f16");
   if (o.clip_search && o.scale_search)

@@ -105,7 +105,8 @@ double number_or_nan(const json& j) {
 json result_json(const TensorResult& r) {
   return {{"name", r.name},   {"type", r.type},       {"method", r.method},   {"loss", r.loss},
           {"alpha_star", r.alpha_star}, {"rows", r.rows}, {"cols", r.cols}, {"seconds", r.seconds},
-          {"note", r.note},   {"damping_retries", r.damping_retries}, {"k_refit_rows", r.k_refit_rows}};
+          {"note", r.note},   {"damping_retries", r.damping_retries}, {"k_refit_rows", r.k_refit_rows},
+          {"group_refit_rows", r.group_refit_rows}};
 }
 
 TensorResult result_from(const json& j) {
@@ -121,6 +122,7 @@ TensorResult result_from(const json& j) {
   r.note = j.at("note");
   r.damping_retries = j.at("damping_retries").get<std::vector<std::string>>();
   r.k_refit_rows = j.at("k_refit_rows");
+  r.group_refit_rows = j.value("group_refit_rows", int64_t(-1));  // absent in checkpoints of earlier versions
   return r;
 }
 

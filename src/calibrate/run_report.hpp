@@ -26,6 +26,7 @@ struct TensorReport {
   std::string fallback_reason;  // empty when the planned type is the one the rules chose
   std::vector<std::string> damping_retries;  // one message per failed factorisation
   std::optional<uint64_t> k_refit_rows;  // K types with gptq/beam: rows that kept a super-block refit
+  std::optional<uint64_t> group_refit_rows;  // other types with --group-refits: rows that kept a group refit
 };
 
 struct RunReport {

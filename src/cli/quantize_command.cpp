@@ -119,6 +119,11 @@ void add_quantize_command(CLI::App& app) {
                   "K types with gptq/beam: refit each super-block's scales from the swept codes and sweep again, up "
                   "to N times (0 = off); a row keeps the refit only where its loss drops")
       ->capture_default_str();
+  cmd->add_option("--group-refits", o.group_refits,
+                  "Legacy types (Q8_0..Q4_0) and INT grids with gptq/beam: refit each row's group scales (and "
+                  "Q4_1/Q5_1 mins) jointly from the swept codes, least squares under H̃ with the cross-group "
+                  "terms, and sweep again, up to N times (0 = off); a row keeps the refit only where its loss drops")
+      ->capture_default_str();
   cmd->add_flag("--clip-search", o.clip_search,
                 "Instead of the scale search: only shrink each group's range (20 steps to 0.81x), scored with H̃");
   cmd->add_option("--calib-seqs", o.calib_seqs, "Calibration sequences")->capture_default_str();

@@ -42,6 +42,7 @@ struct RunSettings {
   uint64_t beam_width = 1;
   std::string scale_search = "minmax";  // minmax | clip | search: how static group parameters were chosen
   uint64_t k_refits = 0;         // K types: refits of the super-block scales from swept codes (the report only)
+  uint64_t group_refits = 0;     // other types: joint refits of each row's group scales from swept codes
   std::string calib_file;        // the calibration text's file name (no directory)
   std::string calib_range = "0:1";
   std::string calib_protocol = "sampled";  // sampled | llama (llama-imatrix's chunks)

@@ -14,6 +14,7 @@
 #include "quant/gbs.hpp"
 #include "quant/hessian_factor.hpp"
 #include "quant/target.hpp"
+#include "reference/row_refit.hpp"
 #include "reference/superblock.hpp"
 #include "vk/stream.hpp"
 
@@ -75,6 +76,24 @@ bool refit_superblocks(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, const st
   return out.refit_rows > 0;
 }
 
+// §3 other grids, as ref::quantize_layer: refit each row's group params from its swept codes (host, float64,
+// with H̃ in original order), sweep again on the device, keep each row's better result. True when some row changed.
+bool refit_group_rows(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, const std::vector<double>& td,
+                      const std::vector<double>& h_reg, const ref::LayerQuantOptions& o, LayerQuantOutput& out) {
+  const uint32_t m = out.rows, n = out.cols;
+  out.refit_row_loss_before = std::accumulate(out.row_loss.begin(), out.row_loss.end(), 0.0) / double(m);
+  for (size_t pass = 0; pass < o.group_refits; ++pass) {
+    const std::vector<ref::GroupParams> refit =
+        ref::refit_rows_from_codes(td.data(), out.codes.data(), m, n, h_reg.data(), o.grid, out.params);
+    const vk::Buffer params = vk::upload_new(ctx, kernels::params_to_device(refit, o.grid.format), out.name + " refit params");
+    pb.static_params = &params;
+    const size_t improved = ref::adopt_better_rows(out, sweep_to_host(ctx, gbs, pb, m, n), [](size_t) {});
+    out.refit_rows += improved;
+    if (improved == 0) break;
+  }
+  return out.refit_rows > 0;
+}
+
 }  // namespace
 
 void validate_layer_options(const ref::LayerQuantOptions& o, uint32_t n) {
@@ -91,6 +110,8 @@ void validate_layer_options(const ref::LayerQuantOptions& o, uint32_t n) {
   if (is_gguf_format(o.grid.format) && o.act_order && !o.static_groups && o.method != ref::Method::rtn)
     throw Error("quantize_layer: GGUF formats have no g_idx, so act_order needs static_groups");
   ref::validate_superblock_options(o, n);
+  if (o.group_refits > 0 && o.superblock == ref::SuperBlock::none && o.method != ref::Method::rtn && !o.static_groups)
+    throw Error("quantize_layer: group refits need static_groups (the sweep must keep the refitted params)");
 }
 
 struct LayerQuantizer::Impl {
@@ -216,6 +237,7 @@ struct LayerQuantizer::Group {
   std::vector<uint32_t> dead_p;         // dead columns in processing order
   vk::Buffer d_p;                       // D in processing order, dead columns zeroed (α ≠ 0)
   std::vector<double> importance;       // diag H̃ in original order, for the super-block search (lazy)
+  std::vector<double> h_reg_host;       // H̃ in original order, for the group refits (lazy)
   const vk::Buffer& h_orig() const { return h_orig_storage ? h_orig_storage : prep.h_reg; }
 };
 
@@ -260,7 +282,7 @@ LayerQuantizer::Group LayerQuantizer::prepare_group(const LayerStatistics& stats
   g.inverse_map = kernels::GatherMatrix::upload_map(ctx, inverse, n, "inverse act-order");
 
   // H̃ in original order, for the clip search and RTN's per-row loss (groups are contiguous there).
-  if (!g.natural && (opt_.clip.enabled || g.is_rtn)) {
+  if (!g.natural && (opt_.clip.enabled || g.is_rtn || wants_group_refits())) {
     g.h_orig_storage = vk::Buffer(ctx, uint64_t(n) * n * 4, vk::MemoryUse::Device, label + " H̃ original order");
     vk::Stream s(ctx);
     im.gather.run(s, g.prep.h_reg, n, n, &g.inverse_map, g.inverse_map, g.h_orig_storage, n, n);
@@ -343,7 +365,7 @@ LayerQuantizer::RowsResult LayerQuantizer::solve_rows(Group& g, const LayerWeigh
   // Static group parameters from T: min-max, or the clip search scored with H̃ (§3 GS), or for the
   // K formats the super-block search weighted by diag H̃ (on the host, in float64: the reference's).
   vk::Buffer clip_params;
-  std::vector<double> td;  // T on the host, K formats only
+  std::vector<double> td;  // T on the host, for the K search and the refits
   if (opt_.superblock != ref::SuperBlock::none) {
     if (g.importance.empty()) {
       vk::Stream s(ctx);
@@ -411,6 +433,15 @@ LayerQuantizer::RowsResult LayerQuantizer::solve_rows(Group& g, const LayerWeigh
     q_buf = std::move(sw.dequantized_buffer);
     if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, g.importance, opt_, out)) {
       q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
+    } else if (wants_group_refits()) {
+      if (g.h_reg_host.empty()) {
+        const std::vector<float> hf = vk::download_all<float>(ctx, g.h_orig(), size_t(g.n) * g.n);
+        g.h_reg_host.assign(hf.begin(), hf.end());
+      }
+      const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * g.n);
+      td.assign(tf.begin(), tf.end());
+      if (refit_group_rows(ctx, *im.gbs, pb, td, g.h_reg_host, opt_, out))
+        q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
     }
   }
 

@@ -45,7 +45,7 @@ struct LayerQuantOutput {
   double damp_used = 0;
   std::vector<std::string> damping_retries;
   std::vector<uint32_t> dead_columns;
-  size_t refit_rows = 0;                  // K formats: rows whose refit sweep lowered their loss (ref::LayerQuantResult)
+  size_t refit_rows = 0;                  // rows whose refit sweep lowered their loss (ref::LayerQuantResult)
   double refit_row_loss_before = 0;       // Σ row_loss / rows before any refit
 };
 
@@ -72,6 +72,11 @@ class LayerQuantizer {
   struct RowsResult;
   Group prepare_group(const LayerStatistics& stats, const std::string& label);
   RowsResult solve_rows(Group& g, const LayerWeights& lw, const std::vector<float>& w_rows, uint32_t m);
+  // Legacy/INT grids swept with static params and --group-refits > 0.
+  bool wants_group_refits() const {
+    return opt_.group_refits > 0 && opt_.superblock == ref::SuperBlock::none && opt_.method != ref::Method::rtn &&
+           opt_.static_groups;
+  }
   uint32_t rows_per_tile(uint32_t n) const;
   std::function<void()> cancel_check_;
   uint64_t row_tile_bytes_ = 64ull << 20;

@@ -49,6 +49,8 @@ void validate_options(const LayerQuantOptions& o, size_t n) {
   if (is_gguf(o.grid) && o.act_order && !o.static_groups && o.method != Method::rtn)
     throw vkq::Error("quantize_layer: GGUF formats have no g_idx, so act_order needs static_groups");
   validate_superblock_options(o, n);
+  if (o.group_refits > 0 && o.superblock == SuperBlock::none && o.method != Method::rtn && !o.static_groups)
+    throw vkq::Error("quantize_layer: group refits need static_groups (the sweep must keep the refitted params)");
 }
 
 // §3 K formats after the sweep: refit the super-block params from the swept codes, sweep again against
@@ -62,6 +64,21 @@ void refit_superblocks(LayerQuantResult& res, const std::vector<double>& t, cons
   for (size_t pass = 0; pass < o.superblock_refits; ++pass) {
     SuperBlockSearch refit = superblock_refit(t.data(), res.codes.data(), m, n, o.superblock, importance.data(), res.superblocks);
     const size_t improved = adopt_better_rows(res, sweep(refit.params), refit, o.superblock);
+    res.refit_rows += improved;
+    if (improved == 0) break;
+  }
+}
+
+// §3 other grids after the sweep: each row's group params refitted jointly from its swept codes
+// (refit_rows_from_codes), swept again, each row keeping its better result; stops when none improves.
+template <class Sweep>
+void refit_rows_and_resweep(LayerQuantResult& res, const std::vector<double>& t, const LayerQuantOptions& o,
+                        const std::vector<double>& h_reg, Sweep sweep) {
+  const size_t m = res.rows, n = res.cols;
+  res.refit_row_loss_before = std::accumulate(res.row_loss.begin(), res.row_loss.end(), 0.0) / double(m);
+  for (size_t pass = 0; pass < o.group_refits; ++pass) {
+    const std::vector<GroupParams> params = refit_rows_from_codes(t.data(), res.codes.data(), m, n, h_reg.data(), o.grid, res.params);
+    const size_t improved = adopt_better_rows(res, sweep(params), [](size_t) {});
     res.refit_rows += improved;
     if (improved == 0) break;
   }
@@ -195,6 +212,7 @@ LayerQuantResult quantize_layer(const std::vector<float>& weights, size_t rows, 
     res.dequantized = std::move(s.dequantized);
     res.row_loss = std::move(s.row_loss);
     if (options.superblock != SuperBlock::none) refit_superblocks(res, t, options, importance, sweep);
+    else if (options.group_refits > 0) refit_rows_and_resweep(res, t, options, h_reg, sweep);
   }
   res.loss = layer_loss(t.data(), res.dequantized.data(), m, n, gram.data());  // §6: the unregularised H
   if (use_d && coef != 0) res.alpha_star = closed_form_alpha(w, res.dequantized, t, d, m, n, coef);

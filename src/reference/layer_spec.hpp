@@ -85,6 +85,7 @@ struct LayerQuantOptions {
   ClipOptions clip;
   SuperBlock superblock = SuperBlock::none;  // ≠ none: grid is superblock_grid(superblock), params from its search
   size_t superblock_refits = 1;  // K formats, gptq/beam: refit params from the swept codes and sweep again, ≤ this many times
+  size_t group_refits = 0;       // other grids, gptq/beam with static groups: refit each row's group params jointly from the swept codes (H̃ least squares) and sweep again, ≤ this many times
   size_t beam_width = 4;       // K, method = beam only
   uint64_t seed = 0;           // seed of the per-sequence α draws (sample_alpha); the solve itself is deterministic
 };

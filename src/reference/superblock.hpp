@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "reference/layer_spec.hpp"
+#include "reference/row_refit.hpp"
 
 namespace vkq::ref {
 
@@ -57,23 +58,14 @@ SuperBlockSearch superblock_search(const double* t, size_t m, size_t n, SuperBlo
 SuperBlockSearch superblock_refit(const double* t, const int32_t* codes, size_t m, size_t n, SuperBlock f,
                                   const double* column_weight, const std::vector<SuperBlockParams>& current);
 
-// After a refit's sweep: every row whose loss dropped takes that sweep's codes, params, Q and row loss and
-// the refit's super-blocks (rows are independent given their params). Shared by the reference and the
-// device path (Result: LayerQuantResult / LayerQuantOutput; Sweep: their sweep results). Returns the count.
+// After a refit's sweep: every row whose loss dropped takes that sweep's results (adopt_better_rows in
+// row_refit.hpp) and the refit's super-blocks. Returns the count.
 template <class Result, class Sweep>
 size_t adopt_better_rows(Result& res, const Sweep& s, const SuperBlockSearch& refit, SuperBlock f) {
-  const size_t m = res.rows, n = res.cols, gpr = res.groups_per_row, nb = n / superblock_columns(f);
-  size_t improved = 0;
-  for (size_t i = 0; i < m; ++i) {
-    if (!(s.row_loss[i] < res.row_loss[i])) continue;
-    ++improved;
-    res.row_loss[i] = s.row_loss[i];
-    std::copy_n(s.codes.begin() + i * n, n, res.codes.begin() + i * n);
-    std::copy_n(s.dequantized.begin() + i * n, n, res.dequantized.begin() + i * n);
-    std::copy_n(s.params.begin() + i * gpr, gpr, res.params.begin() + i * gpr);
+  const size_t nb = res.cols / superblock_columns(f);
+  return adopt_better_rows(res, s, [&](size_t i) {
     std::copy_n(refit.blocks.begin() + i * nb, nb, res.superblocks.begin() + i * nb);
-  }
-  return improved;
+  });
 }
 
 }  // namespace vkq::ref

@@ -185,6 +185,10 @@ expect_failure alpha-beta-without-sampling "--alpha-mode sampled" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --alpha-beta 2 "${SMALL[@]}"
 expect_failure k-refits-too-many "--k-refits 9: expected 0..8" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_K_M -o "$OUT" --k-refits 9 "${SMALL[@]}"
+expect_failure group-refits-too-many "--group-refits 9: expected 0..8" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --group-refits 9 "${SMALL[@]}"
+expect_failure group-refits-with-dynamic-groups "--group-refits refits static group parameters" \
+  "$VKQ" quantize "$MODEL" --calib "$CALIB" -t INT4g32 --no-act-order -o "$OUT" --dynamic-groups --group-refits 1 "${SMALL[@]}"
 
 expect_failure scale-search-on-and-off "--no-scale-search" \
   "$VKQ" quantize "$MODEL" --calib "$CALIB" -t Q4_0 -o "$OUT" --scale-search --no-scale-search "${SMALL[@]}"
