@@ -42,7 +42,7 @@ void Gemm::run(vk::Stream& s, const vk::Buffer& a, const vk::Buffer& b, vk::Buff
   if (cpu_variant_ && aligned) {
     if (!registers_)
       registers_ = std::make_unique<vk::Kernel>(ctx_, vk::KernelDesc{"gemm_registers", 3, sizeof(GemmPush),
-                                                                     {64u, 16u, 8u}});
+                                                                     {8u, 16u, 16u}});
     const auto& spec = registers_->desc().spec;
     const uint64_t blocks = uint64_t((sh.m + spec[1] - 1) / spec[1]) * ((sh.n + spec[2] - 1) / spec[2]);
     s.dispatch(*registers_, {&a, &b, &c}, push, uint32_t((blocks + spec[0] - 1) / spec[0]));
