@@ -4,8 +4,14 @@
 #include <random>
 
 #include "bench_table.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/group_refit_terms.hpp"
+#include "quant/group_refit.hpp"
 #include "quant/layer_quantizer.hpp"
+#include "reference/grid.hpp"
 #include "reference/layer_quant.hpp"
+#include "reference/objective.hpp"
+#include "reference/row_refit.hpp"
 #include "vk/buffer.hpp"
 
 namespace vkq::bench {
@@ -56,6 +62,40 @@ ref::LayerQuantOptions gptq_options(size_t beam) {
   return o;
 }
 
+// Σ over rows of (t − ŵ) H (t − ŵ)ᵀ with the codes' values under `params`.
+double refit_objective(const Layer& L, const std::vector<double>& t, const ref::EncodedMatrix& e,
+                       const std::vector<ref::GroupParams>& params) {
+  ref::EncodedMatrix q = e;
+  q.params = params;
+  const std::vector<double> deq = ref::decode_matrix(q, gptq_options(1).grid);
+  double sum = 0;
+  for (double r : ref::rows_quadratic_loss(t.data(), deq.data(), L.m, L.n, L.h.data())) sum += r;
+  return sum;
+}
+
+// One group-refit pass (--group-refits) of min-max Q4_0 codes: the device's assembly with the host's
+// float64 solves against ref::refit_rows_from_codes, which assembles each row's system on the host (rows × n²).
+SolverRow group_refit_row(vk::Context& ctx, const Layer& L, const std::string& shape, int reps) {
+  const ref::GridSpec grid = gptq_options(1).grid;
+  const std::vector<double> t(L.w.begin(), L.w.end());
+  const ref::EncodedMatrix e = ref::encode_matrix(t.data(), L.m, L.n, grid);
+  const std::vector<float> hf(L.h.begin(), L.h.end());
+  const std::vector<double> h32(hf.begin(), hf.end());  // both sides see the fp32 H
+  auto tb = vk::upload_new(ctx, L.w, "T");
+  auto hb = vk::upload_new(ctx, hf, "H");
+  kernels::Gemm gemm(ctx);
+  kernels::GroupRefitTerms terms(ctx, gemm);
+  SolverRow r{"group refit pass", shape, "vulkan terms + host solves", "float64 reference (CPU)"};
+  std::vector<ref::GroupParams> dev, want;
+  r.ours_ms = median_ms(reps, [&] {
+    return wall_ms([&] { dev = quant::DeviceGroupRefit(ctx, gemm, terms, grid, tb, hb, L.m, L.n).refit(e.codes, e.params); });
+  });
+  r.baseline_ms = wall_ms([&] { want = ref::refit_rows_from_codes(t.data(), e.codes.data(), L.m, L.n, h32.data(), grid, e.params); });
+  r.ours_loss = refit_objective(L, t, e, dev);
+  r.baseline_loss = refit_objective(L, t, e, want);
+  return r;
+}
+
 }  // namespace
 
 std::vector<SolverRow> run_solver_bench(vk::Context& ctx, bool quick, int reps) {
@@ -75,6 +115,14 @@ std::vector<SolverRow> run_solver_bench(vk::Context& ctx, bool quick, int reps) 
     b.ours_ms = device_solve(ctx, L, gptq_options(4), reps, &b.ours_loss);
     b.baseline_ms = device_solve(ctx, L, gptq_options(1), reps, &b.baseline_loss);
     rows.push_back(b);
+    SolverRow g{"gptq + group refit", shape, "vulkan --group-refits 1", "vulkan --group-refits 0"};
+    ref::LayerQuantOptions refit = gptq_options(1);
+    refit.static_groups = true, refit.group_refits = 1;
+    g.ours_ms = device_solve(ctx, L, refit, reps, &g.ours_loss);
+    refit.group_refits = 0;
+    g.baseline_ms = device_solve(ctx, L, refit, reps, &g.baseline_loss);
+    rows.push_back(g);
+    rows.push_back(group_refit_row(ctx, L, shape, reps));
   }
   return rows;
 }

@@ -1,5 +1,6 @@
 // Solver benchmarks: the device layer solve (regularise, factor, GBS) next to the float64 CPU
-// reference on the same problem, and beam search K = 4 next to greedy K = 1 (ALGORITHMS.md §4.5).
+// reference on the same problem, beam search K = 4 next to greedy K = 1 (ALGORITHMS.md §4.5), and the
+// group refits: a solve with one pass next to one without, and the device's pass next to the reference's.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -8,10 +8,12 @@
 #include "kernels/gather_matrix.hpp"
 #include "kernels/regularize_gram.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/group_refit_terms.hpp"
 #include "kernels/row_quadratic_form.hpp"
 #include "kernels/rtn.hpp"
 #include "kernels/scale_columns.hpp"
 #include "quant/gbs.hpp"
+#include "quant/group_refit.hpp"
 #include "quant/hessian_factor.hpp"
 #include "quant/target.hpp"
 #include "reference/row_refit.hpp"
@@ -76,15 +78,15 @@ bool refit_superblocks(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, const st
   return out.refit_rows > 0;
 }
 
-// §3 other grids, as ref::quantize_layer: refit each row's group params from its swept codes (host, float64,
-// with H̃ in original order), sweep again on the device, keep each row's better result. True when some row changed.
-bool refit_group_rows(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, const std::vector<double>& td,
-                      const std::vector<double>& h_reg, const ref::LayerQuantOptions& o, LayerQuantOutput& out) {
+// §3 other grids, as ref::quantize_layer: refit each row's group params from its swept codes (the normal
+// equations' rows × n² pieces on the device, each row's solve on the host in float64), sweep again on the
+// device, keep each row's better result. True when some row changed.
+bool refit_group_rows(vk::Context& ctx, GbsSolver& gbs, GbsProblem pb, DeviceGroupRefit& refitter,
+                      const ref::LayerQuantOptions& o, LayerQuantOutput& out) {
   const uint32_t m = out.rows, n = out.cols;
   out.refit_row_loss_before = std::accumulate(out.row_loss.begin(), out.row_loss.end(), 0.0) / double(m);
   for (size_t pass = 0; pass < o.group_refits; ++pass) {
-    const std::vector<ref::GroupParams> refit =
-        ref::refit_rows_from_codes(td.data(), out.codes.data(), m, n, h_reg.data(), o.grid, out.params);
+    const std::vector<ref::GroupParams> refit = refitter.refit(out.codes, out.params);
     const vk::Buffer params = vk::upload_new(ctx, kernels::params_to_device(refit, o.grid.format), out.name + " refit params");
     pb.static_params = &params;
     const size_t improved = ref::adopt_better_rows(out, sweep_to_host(ctx, gbs, pb, m, n), [](size_t) {});
@@ -126,10 +128,12 @@ struct LayerQuantizer::Impl {
   kernels::RegularizeGram diag;
   std::unique_ptr<kernels::ClipSearch> clip;
   std::unique_ptr<GbsSolver> gbs;
+  std::unique_ptr<kernels::GroupRefitTerms> refit_terms;  // with --group-refits only
 
   Impl(vk::Context& c, const ref::LayerQuantOptions& o)
       : ctx(c), factorizer(c), target(c), gather(c), scale(c), gemm(c), rqf(c), rtn(c, o.grid), diag(c) {
     if (o.clip.enabled) clip = std::make_unique<kernels::ClipSearch>(c, o.grid, o.clip);
+    if (o.group_refits > 0) refit_terms = std::make_unique<kernels::GroupRefitTerms>(c, gemm);
     if (o.method != ref::Method::rtn) {
       GbsOptions g;
       g.grid = o.grid;
@@ -237,7 +241,6 @@ struct LayerQuantizer::Group {
   std::vector<uint32_t> dead_p;         // dead columns in processing order
   vk::Buffer d_p;                       // D in processing order, dead columns zeroed (α ≠ 0)
   std::vector<double> importance;       // diag H̃ in original order, for the super-block search (lazy)
-  std::vector<double> h_reg_host;       // H̃ in original order, for the group refits (lazy)
   const vk::Buffer& h_orig() const { return h_orig_storage ? h_orig_storage : prep.h_reg; }
 };
 
@@ -434,13 +437,8 @@ LayerQuantizer::RowsResult LayerQuantizer::solve_rows(Group& g, const LayerWeigh
     if (opt_.superblock != ref::SuperBlock::none && refit_superblocks(ctx, *im.gbs, pb, td, g.importance, opt_, out)) {
       q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
     } else if (wants_group_refits()) {
-      if (g.h_reg_host.empty()) {
-        const std::vector<float> hf = vk::download_all<float>(ctx, g.h_orig(), size_t(g.n) * g.n);
-        g.h_reg_host.assign(hf.begin(), hf.end());
-      }
-      const std::vector<float> tf = vk::download_all<float>(ctx, t, size_t(m) * g.n);
-      td.assign(tf.begin(), tf.end());
-      if (refit_group_rows(ctx, *im.gbs, pb, td, g.h_reg_host, opt_, out))
+      DeviceGroupRefit refitter(ctx, im.gemm, *im.refit_terms, opt_.grid, t, g.h_orig(), m, g.n);
+      if (refit_group_rows(ctx, *im.gbs, pb, refitter, opt_, out))
         q_buf = vk::upload_new(ctx, out.dequantized, lw.name + " Q refit");
     }
   }

@@ -22,6 +22,22 @@ std::vector<GroupParams> refit_rows_from_codes(const double* t, const int32_t* c
                                                const double* h_reg, const GridSpec& spec,
                                                const std::vector<GroupParams>& current);
 
+// The pieces of one row's normal equations AᵀH̃A x = AᵀH̃t by group pair (a, b), row-major ng × ng, with
+// u the row's codes decoded at scale 1 and min 0: ss = Σ_{j∈a,l∈b} u_j H̃_jl u_l, sm = Σ u_j H̃_jl,
+// ms = Σ H̃_jl u_l, mm = Σ H̃_jl; bs_a = Σ_{j∈a} u_j (H̃t)_j, bm_a = Σ_{j∈a} (H̃t)_j. The min terms are
+// empty for formats without a min. The device assembles the same pieces (quant/group_refit.hpp).
+struct RowRefitTerms {
+  size_t groups = 0;
+  std::vector<double> ss, sm, ms, mm, bs, bm;
+};
+
+std::vector<double> unit_decoded_codes(const int32_t* codes, size_t n, const GridSpec& spec, const GroupParams* cur);
+RowRefitTerms row_refit_terms(const double* t, const double* u, size_t n, const double* h_reg, const GridSpec& spec);
+// Solves one row's system (groups whose u is all zero keep their scale); false where it is singular or a
+// value is not finite (out then holds nothing to use). cur/out: the row's groups_per_row params.
+bool solve_row_refit(const RowRefitTerms& terms, const double* u, size_t n, const GridSpec& spec,
+                     const GroupParams* cur, GroupParams* out);
+
 // After a refit's sweep: every row whose loss dropped takes that sweep's codes, params, Q and row loss
 // (rows are independent given their params); adopted(i) runs for each. Shared by the reference and the
 // device path (Result: LayerQuantResult / LayerQuantOutput; Sweep: their sweep results). Returns the count.

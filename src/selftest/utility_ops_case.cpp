@@ -1,5 +1,5 @@
 // Selftest rows for the solver's helper kernels (scale_columns, gather_matrix, row_quadratic_form,
-// grid_encode) and bench/'s compute roof (peak_fma),
+// group_refit_terms, grid_encode) and bench/'s compute roof (peak_fma),
 // each on one awkward shape against its float64 reference.
 #include <algorithm>
 #include <cmath>
@@ -7,12 +7,15 @@
 #include <string>
 
 #include "kernels/gather_matrix.hpp"
+#include "kernels/gemm.hpp"
 #include "kernels/grid_params.hpp"
+#include "kernels/group_refit_terms.hpp"
 #include "kernels/peak_fma.hpp"
 #include "kernels/row_quadratic_form.hpp"
 #include "kernels/scale_columns.hpp"
 #include "reference/grid.hpp"
 #include "reference/peak_fma_ref.hpp"
+#include "reference/row_refit.hpp"
 #include "selftest/selftest_case.hpp"
 
 namespace vkq::selftest {
@@ -85,6 +88,45 @@ std::vector<SelftestRow> utility_ops_case(vk::Context& ctx, std::mt19937_64& rng
           for (uint32_t i = 0; i < m; ++i)
             for (uint32_t j = 0; j < n; ++j) want[i] += double(g[size_t(i) * n + j]) * e[size_t(i) * n + j];
           return relative_error(vk::download_all<float>(ctx, rb, m), want);
+        }));
+  }
+  {  // group_refit_terms: ss, sm, ms of 37 rows (the last all ones), n = 100 (Q5_1 groups of 32, the last partial)
+    const uint32_t m = 37, n = 100, groups = 4, per_row = groups * groups;
+    auto hf = uniform(rng, size_t(n) * n, -1, 1);
+    std::vector<float> uf(size_t(m) * n, 1.0f);
+    std::uniform_int_distribution<int> code(-16, 15);
+    for (size_t e = 0; e < size_t(m - 1) * n; ++e) uf[e] = float(code(rng));  // decoded codes at scale 1
+    auto hb = vk::upload_new(ctx, hf, "H"), ub = vk::upload_new(ctx, uf, "U");
+    auto zb = vk::upload_new(ctx, nan_filled(uf.size()), "Z");
+    auto ssb = vk::upload_new(ctx, nan_filled(size_t(m) * per_row), "ss");
+    auto smb = vk::upload_new(ctx, nan_filled(size_t(m) * per_row), "sm");
+    auto msb = vk::upload_new(ctx, nan_filled(size_t(m) * per_row), "ms");
+    kernels::Gemm gemm(ctx);
+    kernels::GroupRefitTerms k(ctx, gemm);
+    kernels::GroupRefitShape sh;
+    sh.rows = m, sh.n = n, sh.group = 32, sh.ones_row = m - 1, sh.with_min = true;
+    ref::GridSpec spec;
+    spec.format = ref::GridFormat::Q5_1, spec.bits = 5, spec.group = 32;
+    rows.push_back(timed_row(
+        ctx, "group_refit_terms", "Q5_1 37x100", 2e-6,  // fp32 sums of ≤ 1024 products, to the largest term
+        [&](vk::Stream& s) { k.run(s, hb, ub, zb, ssb, smb, msb, sh); },
+        [&] {
+          const std::vector<double> hd = to_d(hf), t(n, 0.0);
+          std::vector<double> want;
+          for (uint32_t i = 0; i < m; ++i) {
+            const std::vector<double> u(uf.begin() + ptrdiff_t(size_t(i) * n), uf.begin() + ptrdiff_t(size_t(i + 1) * n));
+            const ref::RowRefitTerms r = ref::row_refit_terms(t.data(), u.data(), n, hd.data(), spec);
+            want.insert(want.end(), r.ss.begin(), r.ss.end());
+            want.insert(want.end(), r.sm.begin(), r.sm.end());
+            want.insert(want.end(), r.ms.begin(), r.ms.end());
+          }
+          std::vector<float> got;
+          const auto ss = vk::download_all<float>(ctx, ssb, size_t(m) * per_row);
+          const auto sm = vk::download_all<float>(ctx, smb, size_t(m) * per_row);
+          const auto ms = vk::download_all<float>(ctx, msb, size_t(m) * per_row);
+          for (uint32_t i = 0; i < m; ++i)
+            for (const auto* v : {&ss, &sm, &ms}) got.insert(got.end(), v->begin() + i * per_row, v->begin() + (i + 1) * per_row);
+          return relative_error(got, want);
         }));
   }
   {  // grid_encode: device min-max Q4_0 params (d = extreme/−8, exact in fp32), codes and values of 33 × 128

@@ -49,6 +49,7 @@ const std::map<std::string, std::string>& shader_rows() {
       {"rms_norm_rows", "rms_norm_rows"},
       {"rope", "rope"},
       {"row_quadratic_form", "row_quadratic_form"},
+      {"group_refit_terms", "group_refit_terms"},
       {"rtn_quantize", "rtn_quantize"},
       {"scale_columns", "scale_columns"},
       {"swiglu", "swiglu"},
