@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/shape_check.hpp"
+#include "kernels/variant.hpp"
 
 namespace vkq::kernels {
 
@@ -27,11 +28,20 @@ CrossGramAccumulator::CrossGramAccumulator(vk::Context& ctx, uint32_t channels) 
                 " channels give an n x n cross-Gram above 2^32 elements");
   const auto& p = ctx.probe();
   if (p.max_workgroup_invocations < 256 || p.max_workgroup_size[0] < 16 || p.max_workgroup_size[1] < 16) wg_ = 8;
+  cpu_variant_ = choose_cpu_variant(p, "VKQ_CROSS_GRAM_VARIANT");
   const uint64_t bytes = uint64_t(channels) * channels * 4;
   d_hi_ = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, "cross-gram D_hi");
   d_lo_ = vk::Buffer(ctx, bytes, vk::MemoryUse::Device, "cross-gram D_lo");
-  accumulate_ = std::make_unique<vk::Kernel>(
-      ctx, vk::KernelDesc{"cross_gram_accumulate", 4, sizeof(ChunkPush), {wg_, 16u, 64u}});
+}
+
+const vk::Kernel& CrossGramAccumulator::kernel(bool registers) {
+  std::unique_ptr<vk::Kernel>& k = registers ? registers_ : accumulate_;
+  if (!k)
+    k = registers ? std::make_unique<vk::Kernel>(
+                        ctx_, vk::KernelDesc{"cross_gram_registers", 4, sizeof(ChunkPush), {64u, 4u, 2u, 128u}})
+                  : std::make_unique<vk::Kernel>(
+                        ctx_, vk::KernelDesc{"cross_gram_accumulate", 4, sizeof(ChunkPush), {wg_, 16u, 64u}});
+  return *k;
 }
 
 CrossGramAccumulator::~CrossGramAccumulator() = default;
@@ -50,13 +60,23 @@ void CrossGramAccumulator::accumulate(vk::Stream& s, const vk::Buffer& x_full, c
   if (tokens == 0) return;
   require_matrix_fits("cross_gram_accumulate", "X_f", x_full, xf_offset, tokens, n_, n_, 4);
   require_matrix_fits("cross_gram_accumulate", "X_q", x_quant, xq_offset, tokens, n_, n_, 4);
-  const uint32_t tile = wg_ * 4;
-  const uint32_t tiles = (n_ + tile - 1) / tile;
+  // The register-blocked CPU form reads 4 channels at a time: it needs n and both offsets 4-aligned.
+  const bool registers = cpu_variant_ && n_ % 4 == 0 && xf_offset % 4 == 0 && xq_offset % 4 == 0;
+  const vk::Kernel& k = kernel(registers);
+  uint32_t gx = 0, gy = 1;
+  if (registers) {
+    const auto& spec = k.desc().spec;
+    const uint64_t blocks = uint64_t((n_ + 4 * spec[1] - 1) / (4 * spec[1])) * ((n_ + 4 * spec[2] - 1) / (4 * spec[2]));
+    gx = uint32_t((blocks + spec[0] - 1) / spec[0]);
+  } else {
+    const uint32_t tile = wg_ * 4;
+    gx = gy = (n_ + tile - 1) / tile;
+  }
   for (uint32_t t0 = 0; t0 < tokens; t0 += kChunkTokens) {
     const uint32_t count = std::min(kChunkTokens, tokens - t0);
     const ChunkPush push{n_, count, uint32_t(xf_offset + uint64_t(t0) * n_), uint32_t(xq_offset + uint64_t(t0) * n_),
                          weight};
-    s.dispatch(*accumulate_, {&x_full, &x_quant, &d_hi_, &d_lo_}, push, tiles, tiles);
+    s.dispatch(k, {&x_full, &x_quant, &d_hi_, &d_lo_}, push, gx, gy);
     s.barrier();  // the next chunk reads and writes the same accumulators
   }
   tokens_ += tokens;

@@ -1,5 +1,5 @@
-// Host wrapper of cross_gram_accumulate + gram_finalize (ALGORITHMS.md §1–§2): streams chunks of
-// token rows of X_f and X_q and keeps D_raw = Σ_chunks w · ΔXᵀ X_q (ΔX = X_f − X_q) on the device
+// Host wrapper of cross_gram_accumulate (on CPU devices its form cross_gram_registers) + gram_finalize
+// (ALGORITHMS.md §1–§2): streams chunks of token rows of X_f and X_q and keeps D_raw = Σ_chunks w · ΔXᵀ X_q (ΔX = X_f − X_q) on the device
 // with compensated fp32 sums; finalize() yields D = (2/N) D_raw, N = all tokens accumulated.
 // D[i][j] = (2/N) Σ_t ΔX[t][i] X_q[t][j] (row-major n × n), the D of T = W + α W D H̃⁻¹.
 #pragma once
@@ -42,8 +42,10 @@ class CrossGramAccumulator {
   uint32_t n_;
   uint64_t tokens_ = 0;
   uint32_t wg_ = 16;
+  bool cpu_variant_ = false;  // cross_gram_registers.comp where n and the offsets allow (CPU devices)
   vk::Buffer d_hi_, d_lo_;
-  std::unique_ptr<vk::Kernel> accumulate_, finalize_;
+  std::unique_ptr<vk::Kernel> accumulate_, registers_, finalize_;
+  const vk::Kernel& kernel(bool registers);
 };
 
 }  // namespace vkq::kernels

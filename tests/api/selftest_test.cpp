@@ -32,6 +32,7 @@ const std::map<std::string, std::string>& shader_rows() {
       {"clip_search", "clip_search"},         // INT g128 rows
       {"clip_search_small", "clip_search"},   // GGUF and g32 rows
       {"cross_gram_accumulate", "cross_gram_accumulate"},
+      {"cross_gram_registers", "cross_gram_accumulate"},
       {"embedding_gather", "embedding_gather"},
       {"extract_diagonal", "regularize_gram"},
       {"gather_matrix", "gather_matrix"},

@@ -1,9 +1,11 @@
-// cross_gram_accumulate + finalize vs the float64 reference CrossGramRef: awkward widths, several
+// cross_gram_accumulate (and its CPU-device form cross_gram_registers, forced by VKQ_CROSS_GRAM_VARIANT)
+// + finalize vs the float64 reference CrossGramRef: awkward widths, several
 // accumulate() calls at uneven offsets with different weights (sampled α), poisoned D, the index
 // convention that ref::shifted_target reads (D[k][j] = (2/N) Σ_t ΔX[t][k] X_q[t][j]), and accuracy
 // over 100k tokens.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "kernels/cross_gram.hpp"
@@ -26,6 +28,12 @@ double max_rel(const std::vector<double>& got, const std::vector<double>& want) 
   }
   return num / den;
 }
+
+// Forces the tiled or the register-blocked form for one scope (the wrapper reads it at construction).
+struct ScopedVariant {
+  explicit ScopedVariant(const char* v) { ::setenv("VKQ_CROSS_GRAM_VARIANT", v, 1); }
+  ~ScopedVariant() { ::unsetenv("VKQ_CROSS_GRAM_VARIANT"); }
+};
 
 struct Run {
   std::vector<float> d_device;
@@ -56,10 +64,11 @@ Run run_cross(uint32_t n, const std::vector<float>& xf, const std::vector<float>
   return {vk::download_all<float>(ctx, db, size_t(n) * n), acc.cross_gram_host()};
 }
 
-class CrossGramShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t>> {};
+class CrossGramShapes : public testing::TestWithParam<std::tuple<uint32_t, uint32_t, const char*>> {};
 
 TEST_P(CrossGramShapes, MatchesReference) {
-  auto [n, tokens] = GetParam();
+  auto [n, tokens, variant] = GetParam();
+  ScopedVariant forced(variant);
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
   std::mt19937_64 rng(seed);
@@ -104,7 +113,12 @@ TEST_P(CrossGramShapes, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Awkward, CrossGramShapes,
-                         testing::Combine(testing::Values(1u, 7u, 33u, 127u, 129u), testing::Values(5u, 2500u)));
+                         testing::Combine(testing::Values(1u, 7u, 33u, 127u, 129u), testing::Values(5u, 2500u),
+                                          testing::Values("tiled")));
+// The CPU form needs n % 4 == 0 (else the wrapper falls back): widths around its 16 × 8 blocks.
+INSTANTIATE_TEST_SUITE_P(RegisterBlocks, CrossGramShapes,
+                         testing::Combine(testing::Values(4u, 12u, 64u, 172u, 260u), testing::Values(5u, 2500u),
+                                          testing::Values("cpu")));
 
 TEST(CrossGram, IndexConventionIsDeltaRowsTimesQuantColumns) {
   // One token: D = 2 · ΔXᵀ X_q, so D[i][j] = 2 (x_f[i] − x_q[i]) x_q[j], not its transpose.
@@ -120,16 +134,19 @@ TEST(CrossGram, HundredThousandTokensWithinOneInHundredThousand) {
   const uint64_t seed = test::fresh_seed();
   VKQ_SEED_TRACE(seed);
   std::mt19937_64 rng(seed);
-  const uint32_t n = 33, tokens = 100000;
-  auto xq = test::random_floats(rng, size_t(n) * tokens, 0.5f, 1.5f);
-  auto xf = xq;
-  auto shift = test::random_floats(rng, xf.size(), 0.2f, 0.3f);
-  for (size_t i = 0; i < xf.size(); ++i) xf[i] += shift[i];
-  ref::CrossGramRef want(n);
-  want.accumulate(xf.data(), xq.data(), tokens);
-  auto got = run_cross(n, xf, xq, tokens, {1.0}, 0);
-  EXPECT_LE(test::max_rel_error(got.d_device, want.cross_gram()), 1e-5);  // ALGORITHMS.md §1 accuracy target
-  EXPECT_LE(max_rel(got.d_host, want.cross_gram()), 1e-5);
+  for (auto [n, variant] : {std::pair{33u, "tiled"}, std::pair{36u, "cpu"}}) {
+    ScopedVariant forced(variant);
+    const uint32_t tokens = 100000;
+    auto xq = test::random_floats(rng, size_t(n) * tokens, 0.5f, 1.5f);
+    auto xf = xq;
+    auto shift = test::random_floats(rng, xf.size(), 0.2f, 0.3f);
+    for (size_t i = 0; i < xf.size(); ++i) xf[i] += shift[i];
+    ref::CrossGramRef want(n);
+    want.accumulate(xf.data(), xq.data(), tokens);
+    auto got = run_cross(n, xf, xq, tokens, {1.0}, 0);
+    EXPECT_LE(test::max_rel_error(got.d_device, want.cross_gram()), 1e-5) << variant;  // ALGORITHMS.md §1 target
+    EXPECT_LE(max_rel(got.d_host, want.cross_gram()), 1e-5) << variant;
+  }
 }
 
 TEST(CrossGram, RejectsBadOperands) {
