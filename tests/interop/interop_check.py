@@ -33,6 +33,7 @@ import sys
 
 CTX = 128          # window: stories260K was trained at 512; 128 keeps each run to seconds on 2 cores
 CHUNKS = 24        # 24 x 64 scored tokens = 1536 predictions
+EXTRA_CHUNKS = 3   # llama-perplexity runs past CHUNKS so that lines its logger loses at exit are not the ones read
 EVAL_BYTES = 60000  # the first ~60 KB of tinystories_val (calibration uses the second half of the file)
 
 # Largest perplexity ratio (file / FP32) accepted per type: about 3x the damage measured with 8x128
@@ -70,17 +71,22 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def llama_final_ppl(out: str):
-    """llama-perplexity's final perplexity from its output, or None. Its logger is asynchronous and may
-    lose the last lines at exit (llama.cpp issue 22142), so when "Final estimate" is missing the running
-    value printed after the last chunk ("[N]ppl," with N the chunk count it announced) is the same number."""
-    m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
-    if m:
-        return float(m.group(1))
+def llama_final_ppl(out: str, chunks: int = CHUNKS):
+    """llama-perplexity's perplexity over its first `chunks` chunks from its output, or None: the running value
+    it prints after chunk `chunks` ("[N]ppl,"), which is the final estimate of a run of exactly that many chunks.
+    Its logger is asynchronous and may lose the last lines at exit (llama.cpp issue 22142; under load it lost
+    them in three runs in a row), so llama_ppl asks for EXTRA_CHUNKS more than it reads."""
+    running = dict(re.findall(r"\[(\d+)\]([0-9.]+),", out))
+    if str(chunks) in running:
+        return float(running[str(chunks)])
+    # A text with fewer chunks: the value after the last one it announced, or its final estimate.
     n = re.search(r"calculating perplexity over (\d+) chunks", out)
-    last = re.findall(r"\[(\d+)\]([0-9.]+),", out)
-    if n and last and last[-1][0] == n.group(1):
-        return float(last[-1][1])
+    if n and int(n.group(1)) < chunks:
+        if n.group(1) in running:
+            return float(running[n.group(1)])
+        m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
+        if m:
+            return float(m.group(1))
     return None
 
 
@@ -100,7 +106,7 @@ def llama_ppl(args, model: str, text: str) -> float:
     if not os.access(exe, os.X_OK):
         raise SystemExit(f"FAILED: {exe} is missing (the interop.llama_tools fixture builds it)")
     for _ in range(3):  # its asynchronous logger can lose the last lines at exit: run again
-        out = run([exe, "-m", model, "-f", text, "-c", str(CTX), "-b", str(CTX), "--chunks", str(CHUNKS),
+        out = run([exe, "-m", model, "-f", text, "-c", str(CTX), "-b", str(CTX), "--chunks", str(CHUNKS + EXTRA_CHUNKS),
                    "-t", "2", "-ctk", "f32", "-ctv", "f32"])
         ppl = llama_final_ppl(out)
         if ppl is not None:
