@@ -65,9 +65,7 @@ void CrossGramAccumulator::accumulate(vk::Stream& s, const vk::Buffer& x_full, c
   const vk::Kernel& k = kernel(registers);
   uint32_t gx = 0, gy = 1;
   if (registers) {
-    const auto& spec = k.desc().spec;
-    const uint64_t blocks = uint64_t((n_ + 4 * spec[1] - 1) / (4 * spec[1])) * ((n_ + 4 * spec[2] - 1) / (4 * spec[2]));
-    gx = uint32_t((blocks + spec[0] - 1) / spec[0]);
+    gx = register_block_workgroups(n_, k.desc().spec);
   } else {
     const uint32_t tile = wg_ * 4;
     gx = gy = (n_ + tile - 1) / tile;

@@ -79,9 +79,7 @@ void GramAccumulator::accumulate(vk::Stream& s, const vk::Buffer& x, uint32_t to
   const vk::Kernel& sk = stats_kernel(type);
   uint32_t gx = 0, gy = 1;
   if (registers) {
-    const auto& spec = gk.desc().spec;
-    const uint64_t blocks = uint64_t((n_ + 4 * spec[1] - 1) / (4 * spec[1])) * ((n_ + 4 * spec[2] - 1) / (4 * spec[2]));
-    gx = uint32_t((blocks + spec[0] - 1) / spec[0]);
+    gx = register_block_workgroups(n_, gk.desc().spec);
   } else {
     const uint32_t tile = gk.desc().spec[0] * 4;
     gx = gy = (n_ + tile - 1) / tile;
