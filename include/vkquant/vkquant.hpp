@@ -192,6 +192,9 @@ struct QuantizeOptions {
   // Q4_1/Q5_1 mins) are refitted jointly from the swept codes — the least-squares fit under H̃ with every
   // cross-group term — and the tensor swept again; each row keeps its better result. 0 = off.
   uint32_t group_refits = 0;
+  // Mixture-of-experts models: an expert routed fewer calibration tokens than this is solved with its block's
+  // pooled Gram matrix (every expert's routed inputs together) instead of its own; 0 = always its own.
+  uint32_t min_expert_tokens = 16;
 
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)
   uint32_t calib_len = 2048;
@@ -249,6 +252,10 @@ struct TensorResult {
   std::vector<std::string> damping_retries;
   int64_t k_refit_rows = -1;    // K types, gptq/beam: rows that kept a refit of their super-block scales; else -1
   int64_t group_refit_rows = -1;  // other types with group_refits > 0: rows that kept a refit of their group scales; else -1
+  // A mixture-of-experts stack (blk.N.ffn_*_exps): calibration tokens routed to each expert, and the experts that
+  // had too few of them and were solved with the block's pooled statistics; both empty for other tensors.
+  std::vector<uint64_t> expert_tokens;
+  std::vector<uint32_t> pooled_experts;
 };
 
 // What a quantize run needs (estimated before it starts; docs/usage.md "Device memory" gives the formula):

@@ -96,6 +96,7 @@ const std::map<std::string, OptionSetter>& option_setters() {
       {"beam_width", u32_field(&O::beam_width)},
       {"k_refits", u32_field(&O::k_refits)},
       {"group_refits", u32_field(&O::group_refits)},
+      {"min_expert_tokens", u32_field(&O::min_expert_tokens)},
       {"damp", double_field(&O::damp)},
       {"lambda", double_field(&O::lambda)},
       {"saliency", string_field(&O::saliency)},
@@ -201,7 +202,8 @@ std::string quantize_result_json(const vkq::QuantizeResult& r) {
     tensors.push_back({{"name", t.name}, {"type", t.type}, {"method", t.method}, {"loss", t.loss}, {"alpha_star", t.alpha_star}, {"rows", t.rows},
                        {"cols", t.cols}, {"seconds", t.seconds}, {"note", t.note},
                        {"damping_retries", t.damping_retries}, {"k_refit_rows", t.k_refit_rows},
-                       {"group_refit_rows", t.group_refit_rows}});
+                       {"group_refit_rows", t.group_refit_rows}, {"expert_tokens", t.expert_tokens},
+                       {"pooled_experts", t.pooled_experts}});
   nlohmann::json j = {{"output_path", r.output_path}, {"report_path", r.report_path}, {"device", r.device},
                       {"tensors", tensors}, {"notes", r.notes}, {"seconds", r.seconds},
                       {"peak_device_bytes", r.peak_device_bytes}, {"peak_host_bytes", r.peak_host_bytes},

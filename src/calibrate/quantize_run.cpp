@@ -190,9 +190,13 @@ class Driver {
   bool will_save_attention(const AttentionCache& cache, uint32_t block, LinearGroup stop) const;
   void block_pass(forward::TransformerModel& model, AttentionCache& cache, bool save, uint32_t block, const Chunk& c,
                   forward::DeviceBatch& db, const vk::Buffer& xin, vk::Buffer& xout, const forward::CaptureFn* capture,
-                  std::optional<LinearGroup> stop);
+                  std::optional<LinearGroup> stop, const forward::ExpertCaptureFn* expert_capture = nullptr);
   void advance_block(forward::TransformerModel& model, AttentionCache& cache, uint32_t block, Activations& x);
   void solve_stage(uint32_t block, const Stage& stage);
+  // A mixture-of-experts block's FFN stage: one Gram matrix per expert from the tokens routed to it (in passes
+  // of as many experts as kExpertGramBytes allows), each expert solved on its own; an expert with fewer than
+  // --min-expert-tokens tokens takes the block's pooled Gram (all experts' routed inputs together).
+  void solve_expert_stage(uint32_t block, const Stage& stage);
   // AWQ (§4 GS): per-input-channel scales s for a group preceded by an RMSNorm; W ← W diag(s),
   // H ← diag(1/s) H diag(1/s), mean|x| ← mean|x|/s, and the norm weight ← norm/s (returned).
   std::vector<double> awq_fold(uint32_t block, const Stage& stage, const std::vector<std::string>& lins,
@@ -212,7 +216,8 @@ class Driver {
   void accumulate_cross(vk::Stream& s, kernels::CrossGramAccumulator& cross, const vk::Buffer& x_full,
                         const vk::Buffer& x_quant, const Chunk& c, uint32_t cols);
   // The solved tensor's GGUF bytes (its type from the plan), packed at once: the run keeps these, not codes.
-  std::vector<uint8_t> pack_for_gguf(const quant::LayerQuantOutput& out) const;
+  // `plan` (one expert of a stack) in place of the plan's entry for out.name.
+  std::vector<uint8_t> pack_for_gguf(const quant::LayerQuantOutput& out, const io::TensorPlan* plan = nullptr) const;
   void write_output();
   // Keeps a solved tensor's packed bytes (a folded norm) for the file, and for the checkpoint when one is kept.
   void keep_packed(const std::string& name, std::vector<uint8_t> bytes);
@@ -422,11 +427,13 @@ bool Driver::will_save_attention(const AttentionCache& cache, uint32_t block, Li
 
 void Driver::block_pass(forward::TransformerModel& model, AttentionCache& cache, bool save, uint32_t block,
                         const Chunk& c, forward::DeviceBatch& db, const vk::Buffer& xin, vk::Buffer& xout,
-                        const forward::CaptureFn* capture, std::optional<LinearGroup> stop) {
+                        const forward::CaptureFn* capture, std::optional<LinearGroup> stop,
+                        const forward::ExpertCaptureFn* expert_capture) {
   const uint32_t q_dim = model.config().q_dim();
   forward::BlockPass pass;
   pass.capture = capture;
   pass.stop_after = stop;
+  pass.expert_capture = expert_capture;
   vk::Buffer saved;
   forward::CaptureFn keep;
   if (cache.block == int64_t(block)) {  // q/k/v have not changed since it was saved
@@ -495,8 +502,8 @@ void Driver::advance_block(forward::TransformerModel& model, AttentionCache& cac
   });
 }
 
-std::vector<uint8_t> Driver::pack_for_gguf(const quant::LayerQuantOutput& out) const {
-  const io::TensorPlan* t = plan_.find(out.name);
+std::vector<uint8_t> Driver::pack_for_gguf(const quant::LayerQuantOutput& out, const io::TensorPlan* plan) const {
+  const io::TensorPlan* t = plan ? plan : plan_.find(out.name);
   if (!t) throw Error(out.name + ": missing from the output plan");
   const std::string op = out.name + ": packing for " + model::ggml_type_name(t->output_type);
   std::vector<float> d, m;
@@ -521,6 +528,8 @@ std::vector<uint8_t> Driver::pack_for_gguf(const quant::LayerQuantOutput& out) c
 
 void Driver::solve_stage(uint32_t block, const Stage& stage) {
   const auto& cfg = model_q_->config();
+  if (cfg.moe() && (stage.group == LinearGroup::FfnGateUp || stage.group == LinearGroup::FfnDown))
+    return solve_expert_stage(block, stage);
   const uint32_t n = group_input_width(cfg, stage.group);
   // Which linears of this group get calibrated codes, and with which grid (and super-block format).
   std::map<std::string, ref::GridSpec> grids;
@@ -617,6 +626,172 @@ void Driver::solve_stage(uint32_t block, const Stage& stage) {
       set_refit_rows(out, opt_.group_refits > 0, r);
       for (const auto& msg : out.damping_retries) tracker_->notice(msg);
       if (!target_.generic) keep_packed(out.name, pack_for_gguf(out));
+    }
+  }
+  tracker_->advance(stage_units_ * 0.5);
+}
+
+namespace {
+// The per-expert Gram accumulators of one pass over the calibration tokens stay within this.
+constexpr uint64_t kExpertGramBytes = 512ull << 20;
+}  // namespace
+
+void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
+  const auto& cfg = model_q_->config();
+  const uint32_t n = group_input_width(cfg, stage.group), experts = cfg.n_experts;
+  const std::string label = "blk." + std::to_string(block) + " " + forward::linear_group_name(stage.group);
+  // Which stacks get calibrated codes, on which grid; a stack kept in 16 bits is rounded for the quantized chain.
+  std::map<std::string, ref::GridSpec> grids;
+  std::map<std::string, ref::SuperBlock> superblocks;
+  for (const auto& lin : stage.linears) {
+    const std::string name = tensor_name(block, lin + "_exps");
+    const io::TensorPlan* t = target_.generic ? nullptr : plan_.find(name);
+    if (target_.generic) {
+      grids[lin] = target_.grid;
+    } else if (!t) {
+      throw Error(name + ": missing from the model");
+    } else if (t->action == io::TensorAction::quantize) {
+      grids[lin] = grid_for_gguf_type(t->output_type);
+      superblocks[lin] = superblock_for_gguf_type(t->output_type);
+    } else if (t->output_type == model::GgmlType::F16 || t->output_type == model::GgmlType::BF16) {
+      const auto all = src_->weights.experts(block, lin + "_exps");
+      const size_t per = all.data.size() / experts;
+      for (uint32_t e = 0; e < experts; ++e) {
+        std::vector<float> w(all.data.begin() + ptrdiff_t(e * per), all.data.begin() + ptrdiff_t((e + 1) * per));
+        for (auto& v : w) v = t->output_type == model::GgmlType::F16 ? round_to_half(v) : bf16_to_float(float_to_bf16(v));
+        model_q_->set_expert_weights(block, lin, e, w);
+      }
+    }
+  }
+  if (grids.empty()) {
+    tracker_->advance(stage_units_);
+    return;
+  }
+  QuantizeOptions eopt = opt_;
+  if (opt_.alpha_mode == "sampled" || opt_.alpha > 0) {  // D would need each chain's own routing of the same tokens
+    eopt.alpha_mode = "fixed";
+    eopt.alpha = 0;
+    if (block == 0 && stage.group == LinearGroup::FfnGateUp)
+      tracker_->notice("experts are calibrated with alpha = 0: the cross-Gram of routed tokens is not implemented");
+  }
+  std::map<std::string, std::vector<float>> stacks;  // the input's values of each calibrated stack
+  for (const auto& [lin, g] : grids) stacks[lin] = src_->weights.experts(block, lin + "_exps").data;
+  std::map<std::string, std::vector<uint8_t>> packed;
+  std::map<std::string, double> loss_sum;
+  std::vector<uint64_t> counts(experts, 0);
+  std::vector<uint32_t> pooled_experts;
+  const auto t0 = Clock::now();
+  kernels::GramAccumulator pooled(*ctx_, n);
+  const uint32_t per_pass =
+      uint32_t(std::clamp<uint64_t>(kExpertGramBytes / (uint64_t(n) * n * 8 + 1), 1, experts));
+  const uint32_t passes = (experts + per_pass - 1) / per_pass;
+  // Solves expert e against `gram` (its own, or the pooled one) and installs its values in the quantized chain.
+  auto solve_expert = [&](uint32_t e, kernels::GramAccumulator& gram) {
+    vk::Buffer h, d;
+    const quant::LayerStatistics stats = finalize_statistics(gram, nullptr, n, h, d);
+    for (const auto& [lin, g] : grids) {
+      const uint32_t rows = model::linear_shape(cfg, lin).rows;
+      const auto& all = stacks[lin];
+      std::vector<float> w(all.begin() + ptrdiff_t(size_t(e) * rows * n), all.begin() + ptrdiff_t(size_t(e + 1) * rows * n));
+      const std::string name = tensor_name(block, lin + "_exps") + " expert " + std::to_string(e);
+      quant::LayerQuantizer lq(*ctx_, layer_options(eopt, g, superblocks[lin]));
+      lq.set_cancel_check([this] { tracker_->check_cancelled(); });
+      const auto outs = with_row_tile_retry(name + "'s solve", [&] {
+        lq.set_row_tile_bytes(row_tile_bytes_);
+        return lq.quantize_group({{name, &w, rows}}, stats, name);
+      });
+      model_q_->set_expert_weights(block, lin, e, outs[0].dequantized);
+      loss_sum[lin] += outs[0].loss * rows;
+      for (const auto& msg : outs[0].damping_retries) tracker_->notice(msg);
+      if (!target_.generic) {  // one expert's rows of the stack
+        io::TensorPlan one = *plan_.find(tensor_name(block, lin + "_exps"));
+        one.name = name;
+        one.dims = {n, rows};
+        auto bytes = pack_for_gguf(outs[0], &one);
+        packed[lin].insert(packed[lin].end(), bytes.begin(), bytes.end());
+      }
+    }
+  };
+  std::map<uint32_t, std::map<std::string, std::vector<uint8_t>>> by_expert;  // packed per expert (any order)
+  tracker_->begin("calibrate", label + " (" + std::to_string(experts) + " experts)", block + 1, cfg.n_layers);
+  {
+    vk::Stream s(*ctx_);
+    pooled.reset(s);
+    s.submit_and_wait();
+  }
+  for (uint32_t first = 0; first < experts; first += per_pass) {
+    const uint32_t last = std::min(experts, first + per_pass);
+    std::vector<std::unique_ptr<kernels::GramAccumulator>> grams;
+    {
+      vk::Stream s(*ctx_);
+      for (uint32_t e = first; e < last; ++e) {
+        grams.push_back(std::make_unique<kernels::GramAccumulator>(*ctx_, n));
+        grams.back()->reset(s);
+      }
+      s.submit_and_wait();
+    }
+    for_each_chunk([&](const Chunk& c) {
+      tracker_->check_cancelled();
+      auto db = model_q_->prepare(chunk_batch(calib_.sequences, c));
+      vk::Buffer xin = model_q_->make_activations(c.tokens, "calibration input");
+      xq_.upload(*ctx_, xin, c.first_token, c.tokens);
+      forward::ExpertCaptureFn accumulate = [&](vk::Stream& s, LinearGroup g, uint32_t e, const vk::Buffer& x,
+                                                uint32_t tokens, uint32_t) {
+        if (g != stage.group) return;
+        if (e >= first && e < last) grams[e - first]->accumulate(s, x, tokens, kernels::ActivationType::F32);
+        if (first == 0) pooled.accumulate(s, x, tokens, kernels::ActivationType::F32);
+      };
+      block_pass(*model_q_, att_q_, false, block, c, db, xin, xin, nullptr, stage.group, &accumulate);
+      if (first == 0) {  // each token's experts: the non-zero weights of its routing row
+        const auto route = vk::download_all<float>(*ctx_, db.route, size_t(c.tokens) * experts);
+        for (size_t i = 0; i < route.size(); ++i) counts[i % experts] += route[i] != 0.0f;
+      }
+      tracker_->advance(double(c.tokens) / passes);
+    });
+    if (first == 0) {
+      uint64_t total = 0;
+      for (uint64_t k : counts) total += k;
+      pooled.count_rows_as(total);
+    }
+    for (uint32_t e = first; e < last; ++e) {
+      if (counts[e] < opt_.min_expert_tokens) {
+        pooled_experts.push_back(e);
+        continue;
+      }
+      grams[e - first]->count_rows_as(counts[e]);
+      packed.clear();
+      solve_expert(e, *grams[e - first]);
+      by_expert[e] = std::move(packed);
+    }
+  }
+  for (uint32_t e : pooled_experts) {
+    packed.clear();
+    solve_expert(e, pooled);
+    by_expert[e] = std::move(packed);
+  }
+  if (!pooled_experts.empty()) {
+    std::string list;
+    for (uint32_t e : pooled_experts) list += (list.empty() ? "" : ", ") + std::to_string(e);
+    tracker_->notice(label + ": experts " + list + " received fewer than " + std::to_string(opt_.min_expert_tokens) +
+                     " calibration tokens; solved with the block's pooled statistics");
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count() / double(grids.size());
+  for (const auto& [lin, g] : grids) {
+    const std::string name = tensor_name(block, lin + "_exps");
+    const uint32_t rows = model::linear_shape(cfg, lin).rows;
+    TensorResult& r = results_[name];
+    r.name = name;
+    r.method = opt_.method == "awq" ? "rtn" : opt_.method;  // AWQ folds into a norm; experts share theirs with the router
+    r.loss = loss_sum[lin] / (double(rows) * experts);
+    r.rows = rows * experts;
+    r.cols = n;
+    r.seconds = seconds;
+    r.expert_tokens = counts;
+    r.pooled_experts = pooled_experts;
+    if (!target_.generic) {
+      std::vector<uint8_t> bytes;
+      for (uint32_t e = 0; e < experts; ++e) bytes.insert(bytes.end(), by_expert[e][lin].begin(), by_expert[e][lin].end());
+      keep_packed(name, std::move(bytes));
     }
   }
   tracker_->advance(stage_units_ * 0.5);
@@ -1008,6 +1183,7 @@ QuantizeResult Driver::run() {
     for (const auto& spec : opt_.tensor_types) po.tensor_types.push_back(io::parse_tensor_type_override(spec));
     po.n_gqa = cfg.n_kv_heads > 0 ? cfg.n_heads / cfg.n_kv_heads : 1;
     const std::string arch = src_->weights.gguf()->get_string("general.architecture");
+    po.n_expert = cfg.n_experts;
     po.is_70b = cfg.n_layers == 80 && ((arch == "llama" && cfg.n_heads != cfg.n_kv_heads) || arch == "qwen2");
     plan_ = io::plan_output(*src_->weights.gguf(), po);
     for (const auto& n : plan_.notes) notes_.push_back(n);
@@ -1029,6 +1205,7 @@ QuantizeResult Driver::run() {
     rs.scale_search = opt_.scale_search ? "search" : opt_.clip_search ? "clip" : "minmax";
     rs.k_refits = opt_.k_refits;
     rs.group_refits = opt_.group_refits;
+    rs.min_expert_tokens = opt_.min_expert_tokens;
     rs.calib_file = std::filesystem::path(opt_.calib_path).filename().string();
     rs.calib_range = format_fraction_range({opt_.calib_begin, opt_.calib_end});
     rs.calib_protocol = opt_.calib_protocol == CalibrationProtocol::Llama ? "llama" : "sampled";
@@ -1205,6 +1382,8 @@ QuantizeResult Driver::run() {
       tr.damping_retries = r.damping_retries;
       if (r.k_refit_rows >= 0) tr.k_refit_rows = uint64_t(r.k_refit_rows);
       if (r.group_refit_rows >= 0) tr.group_refit_rows = uint64_t(r.group_refit_rows);
+      tr.expert_tokens = r.expert_tokens;
+      tr.pooled_experts = r.pooled_experts;
       rep.tensors.push_back(tr);
     }
     result.report_path = report_path_for(opt_.output_path);

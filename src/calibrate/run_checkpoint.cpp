@@ -106,7 +106,7 @@ json result_json(const TensorResult& r) {
   return {{"name", r.name},   {"type", r.type},       {"method", r.method},   {"loss", r.loss},
           {"alpha_star", r.alpha_star}, {"rows", r.rows}, {"cols", r.cols}, {"seconds", r.seconds},
           {"note", r.note},   {"damping_retries", r.damping_retries}, {"k_refit_rows", r.k_refit_rows},
-          {"group_refit_rows", r.group_refit_rows}};
+          {"group_refit_rows", r.group_refit_rows}, {"expert_tokens", r.expert_tokens}, {"pooled_experts", r.pooled_experts}};
 }
 
 TensorResult result_from(const json& j) {
@@ -123,6 +123,8 @@ TensorResult result_from(const json& j) {
   r.damping_retries = j.at("damping_retries").get<std::vector<std::string>>();
   r.k_refit_rows = j.at("k_refit_rows");
   r.group_refit_rows = j.value("group_refit_rows", int64_t(-1));  // absent in checkpoints of earlier versions
+  r.expert_tokens = j.value("expert_tokens", std::vector<uint64_t>{});
+  r.pooled_experts = j.value("pooled_experts", std::vector<uint32_t>{});
   return r;
 }
 

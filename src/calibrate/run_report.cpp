@@ -18,6 +18,7 @@ nlohmann::json settings_json(const io::RunSettings& s) {
       {"static_groups", s.static_groups}, {"block", s.block},
       {"beam_width", s.beam_width}, {"scale_search", s.scale_search},
       {"k_refits", s.k_refits},     {"group_refits", s.group_refits},
+      {"min_expert_tokens", s.min_expert_tokens},
       {"calib_file", s.calib_file},
       {"calib_range", s.calib_range}, {"calib_protocol", s.calib_protocol},
       {"calib_rounded_embedding", s.calib_rounded_embedding}, {"calib_seqs", s.calib_seqs},
@@ -65,6 +66,10 @@ std::string run_report_json(const RunReport& report) {
     if (t.alpha_star && std::isfinite(*t.alpha_star)) tensors.back()["alpha_star"] = *t.alpha_star;
     if (t.k_refit_rows) tensors.back()["k_refit_rows"] = *t.k_refit_rows;
     if (t.group_refit_rows) tensors.back()["group_refit_rows"] = *t.group_refit_rows;
+    if (!t.expert_tokens.empty()) {
+      tensors.back()["expert_tokens"] = t.expert_tokens;
+      tensors.back()["pooled_experts"] = t.pooled_experts;
+    }
   }
   nlohmann::json j = {
       {"vkquant_version", report.settings.vkquant_version},

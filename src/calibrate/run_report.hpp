@@ -27,6 +27,8 @@ struct TensorReport {
   std::vector<std::string> damping_retries;  // one message per failed factorisation
   std::optional<uint64_t> k_refit_rows;  // K types with gptq/beam: rows that kept a super-block refit
   std::optional<uint64_t> group_refit_rows;  // other types with --group-refits: rows that kept a group refit
+  std::vector<uint64_t> expert_tokens;   // expert stacks: calibration tokens routed to each expert
+  std::vector<uint32_t> pooled_experts;  // expert stacks: experts solved with the block's pooled statistics
 };
 
 struct RunReport {
@@ -51,7 +53,7 @@ struct RunReport {
 std::vector<TensorReport> tensor_reports_from_plan(const io::OutputPlan& plan, const std::string& calibrated_method);
 
 // The report as JSON text (keys: vkquant_version, input, output, settings{...}, tensors[{name,
-// type, method, loss, rows, cols, seconds, fallback_reason, damping_retries, [alpha_star], [k_refit_rows]}], total_seconds,
+// type, method, loss, rows, cols, seconds, fallback_reason, damping_retries, [alpha_star], [k_refit_rows], [group_refit_rows], [expert_tokens, pooled_experts]}], total_seconds,
 // peak_device_bytes, peak_host_bytes, max_device_memory, pipelines{compiled, seconds}, memory_retries, calibration_notes, plan_notes, [profile[{kernel, dispatches, device_seconds}]]). A non-finite loss is written as null.
 std::string run_report_json(const RunReport& report);
 

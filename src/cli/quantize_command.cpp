@@ -119,6 +119,10 @@ void add_quantize_command(CLI::App& app) {
                   "K types with gptq/beam: refit each super-block's scales from the swept codes and sweep again, up "
                   "to N times (0 = off); a row keeps the refit only where its loss drops")
       ->capture_default_str();
+  cmd->add_option("--min-expert-tokens", o.min_expert_tokens,
+                  "Mixture-of-experts models: an expert routed fewer calibration tokens than this is calibrated with "
+                  "its block's pooled statistics (all experts' routed inputs) instead of its own (0 = always its own)")
+      ->capture_default_str();
   cmd->add_option("--group-refits", o.group_refits,
                   "Legacy types (Q8_0..Q4_0) and INT grids with gptq/beam: refit each row's group scales (and "
                   "Q4_1/Q5_1 mins) jointly from the swept codes, least squares under H̃ with the cross-group "

@@ -22,6 +22,8 @@ struct TransformerModel::Block {
   vk::Buffer linears[7];  // in model::kBlockLinears order
   vk::Buffer qkv_bias[3];  // attn_q, attn_k, attn_v biases (config().qkv_bias only)
   vk::Buffer q_norm, k_norm;  // per-head RMSNorm weights of q and k (config().qk_norm only)
+  // config().moe(): the router and the stacked experts (gate, up, down), in place of linears[4..6].
+  vk::Buffer router, experts[3];
 };
 
 namespace {
@@ -59,7 +61,9 @@ TransformerModel::TransformerModel(vk::Context& ctx, const model::ModelWeights& 
       column_scale_(ctx),
       add_(ctx),
       gather_(ctx),
-      nll_(ctx) {
+      nll_(ctx),
+      moe_route_(ctx),
+      row_weights_(ctx) {
   const auto& c = config_;
   if (c.swa_window > 0) {
     kernels::RopeParams p = rope_params(w);
@@ -89,8 +93,13 @@ std::unique_ptr<TransformerModel::Block> TransformerModel::upload_block(uint32_t
   const std::string pre = "blk." + std::to_string(b) + ".";
   blkw->attn_norm = vk::upload_new(ctx, w.attn_norm(b), pre + "attn_norm");
   blkw->ffn_norm = vk::upload_new(ctx, w.ffn_norm(b), pre + "ffn_norm");
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < (c.moe() ? 4 : 7); ++i)
     blkw->linears[i] = vk::upload_new(ctx, w.linear(b, model::kBlockLinears[i]).data, pre + model::kBlockLinears[i]);
+  if (c.moe()) {
+    blkw->router = vk::upload_new(ctx, w.router(b).data, pre + "ffn_gate_inp");
+    const char* names[3] = {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"};
+    for (int i = 0; i < 3; ++i) blkw->experts[i] = vk::upload_new(ctx, w.experts(b, names[i]).data, pre + names[i]);
+  }
   if (c.qkv_bias)
     for (int i = 0; i < 3; ++i)
       blkw->qkv_bias[i] = vk::upload_new(ctx, w.linear_bias(b, model::kBlockLinears[i]),
@@ -174,7 +183,27 @@ uint32_t TransformerModel::resident_blocks() const {
 vk::Buffer& TransformerModel::linear_buffer(uint32_t block, const std::string& name) {
   const int i = linear_index(name);
   if (i < 0) throw Error("transformer: unknown linear '" + name + "' (expected one of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down)");
+  if (config_.moe() && i >= 4)
+    throw Error("transformer: blk." + std::to_string(block) + "." + name + " is one linear per expert; use set_expert_weights");
   return resident_block(block).linears[i];
+}
+
+void TransformerModel::set_expert_weights(uint32_t block, const std::string& name, uint32_t expert,
+                                          const std::vector<float>& w) {
+  const int i = linear_index(name) - 4;
+  const std::string what = "blk." + std::to_string(block) + "." + name + " of expert " + std::to_string(expert);
+  if (!config_.moe() || i < 0 || i > 2 || expert >= config_.n_experts)
+    throw Error("transformer: no " + what + " (experts: ffn_gate, ffn_up, ffn_down of experts 0 .. n_experts - 1)");
+  const model::LinearShape sh = model::linear_shape(config_, name);
+  const size_t count = size_t(sh.rows) * sh.cols;
+  if (w.size() != count)
+    throw Error("transformer: " + what + " needs " + std::to_string(sh.rows) + " x " + std::to_string(sh.cols) +
+                " values, got " + std::to_string(w.size()));
+  for (size_t k = 0; k < w.size(); ++k)
+    if (!std::isfinite(w[k])) throw Error("transformer: " + what + " holds a non-finite value at row " + std::to_string(k / sh.cols));
+  Block& b = resident_block(block);
+  vk::upload(ctx_, b.experts[i], w.data(), count * sizeof(float), uint64_t(expert) * count * sizeof(float));
+  b.changed = true;
 }
 
 void TransformerModel::set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w) {
@@ -306,14 +335,21 @@ DeviceBatch TransformerModel::prepare(const TokenBatch& b) {
   d.h = alloc(c.dim, "residual h");
   d.gate = alloc(c.hidden_dim, "ffn gate");
   d.up = alloc(c.hidden_dim, "ffn up");
+  if (c.moe()) {
+    d.router_logits = alloc(c.n_experts, "router logits");
+    d.route = alloc(c.n_experts, "expert weights");
+    d.moe_out = alloc(c.dim, "experts' mixture");
+    d.expert_in = alloc(std::max(c.dim, c.hidden_dim), "an expert's routed rows");
+  }
   return d;
 }
 
 void TransformerModel::linear(vk::Stream& s, const vk::Buffer& x, const vk::Buffer& w, vk::Buffer& y, uint32_t tokens,
-                              uint32_t in, uint32_t out, uint64_t y_offset) {
+                              uint32_t in, uint32_t out, uint64_t y_offset, uint64_t w_offset) {
   kernels::GemmShape g;
   g.m = tokens, g.n = out, g.k = in;  // y (tokens x out) = x (tokens x in) · Wᵀ, W out x in
   g.c_offset = y_offset;
+  g.b_offset = w_offset;
   gemm_.run(s, x, w, y, g);
 }
 
@@ -418,6 +454,17 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   // FFN: norm -> gate, up -> swiglu -> down -> residual.
   rms_norm_.run(s, d.h, b.ffn_norm, d.norm, {n, c.dim, 0, 0, 0, 0, float(c.rms_eps)});
   s.barrier();
+  if (c.moe()) {  // the router's input; the experts' inputs go to pass.expert_capture
+    if (capture && *capture) {
+      (*capture)(s, LinearGroup::FfnGateUp, d.norm, n, c.dim);
+      s.barrier();
+    }
+    if (!moe_ffn(s, b, d, pass)) return;
+    if (c.post_norms) throw Error("transformer: post-FFN norms with experts are not supported");
+    add_.run(s, d.h, d.moe_out, x_out, n * c.dim);
+    s.barrier();
+    return;
+  }
   if (captured(LinearGroup::FfnGateUp, d.norm, c.dim)) return;
   linear(s, d.norm, b.linears[4], d.gate, n, c.dim, c.hidden_dim);
   linear(s, d.norm, b.linears[5], d.up, n, c.dim, c.hidden_dim);
@@ -433,6 +480,45 @@ void TransformerModel::forward_block(vk::Stream& s, uint32_t block, const vk::Bu
   }
   add_.run(s, d.h, d.proj, x_out, n * c.dim);
   s.barrier();
+}
+
+bool TransformerModel::moe_ffn(vk::Stream& s, const Block& b, DeviceBatch& d, const BlockPass& pass) {
+  // Every expert runs on every token and the routing weights, exactly 0 for the experts a token does not
+  // use, mix the outputs: one fixed sequence of dispatches (no host round trip for the routing), at
+  // n_experts / n_experts_used times the FFN work of a gathered pass.
+  const auto& c = config_;
+  const uint32_t n = d.tokens, ff = c.hidden_dim;
+  linear(s, d.norm, b.router, d.router_logits, n, c.dim, c.n_experts);
+  s.barrier();
+  moe_route_.run(s, d.router_logits, d.route, {n, c.n_experts, c.n_experts_used, true, 0.0f});
+  s.barrier();
+  auto capture_expert = [&](LinearGroup g, uint32_t e, const vk::Buffer& x, uint32_t cols) {
+    if (!pass.expert_capture || !*pass.expert_capture) return;
+    row_weights_.mask(s, x, d.route, d.expert_in, {n, cols, c.n_experts, e});
+    s.barrier();
+    (*pass.expert_capture)(s, g, e, d.expert_in, n, cols);
+    s.barrier();
+  };
+  if (pass.stop_after == LinearGroup::FfnGateUp) {  // the experts' inputs are the routed rows of d.norm
+    for (uint32_t e = 0; e < c.n_experts; ++e) capture_expert(LinearGroup::FfnGateUp, e, d.norm, c.dim);
+    return false;
+  }
+  for (uint32_t e = 0; e < c.n_experts; ++e) {
+    capture_expert(LinearGroup::FfnGateUp, e, d.norm, c.dim);
+    const uint64_t in_off = uint64_t(e) * ff * c.dim;  // expert e's rows of the gate / up / down stacks
+    linear(s, d.norm, b.experts[0], d.gate, n, c.dim, ff, 0, in_off);
+    linear(s, d.norm, b.experts[1], d.up, n, c.dim, ff, 0, in_off);
+    s.barrier();
+    swiglu_.run(s, d.gate, d.up, d.gate, n * ff);
+    s.barrier();
+    capture_expert(LinearGroup::FfnDown, e, d.gate, ff);
+    if (pass.stop_after == LinearGroup::FfnDown) continue;
+    linear(s, d.gate, b.experts[2], d.proj, n, ff, c.dim, 0, uint64_t(e) * c.dim * ff);
+    s.barrier();
+    row_weights_.scale(s, d.proj, d.route, d.moe_out, {n, c.dim, c.n_experts, e}, e > 0);
+    s.barrier();
+  }
+  return pass.stop_after != LinearGroup::FfnDown;
 }
 
 const vk::Buffer& TransformerModel::final_norm(vk::Stream& s, const vk::Buffer& x, DeviceBatch& d) {

@@ -17,8 +17,10 @@
 #include "kernels/embedding_gather.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/log_softmax_nll.hpp"
+#include "kernels/moe_route.hpp"
 #include "kernels/rms_norm.hpp"
 #include "kernels/rope.hpp"
+#include "kernels/row_weights.hpp"
 #include "kernels/scale_columns.hpp"
 #include "kernels/swiglu.hpp"
 #include "model/llama_config.hpp"
@@ -39,11 +41,17 @@ const char* linear_group_name(LinearGroup g);
 using CaptureFn =
     std::function<void(vk::Stream& s, LinearGroup group, const vk::Buffer& x, uint32_t tokens, uint32_t cols)>;
 
+// Mixture-of-experts blocks: called for each expert e with the input of its gate/up (FfnGateUp) or down
+// (FfnDown) linears — the block's input rows, with the rows of tokens not routed to e set to exactly 0
+// (tokens x cols), so a Gram matrix accumulated from it sums over e's tokens only.
+using ExpertCaptureFn = std::function<void(vk::Stream& s, LinearGroup group, uint32_t expert, const vk::Buffer& x,
+                                           uint32_t tokens, uint32_t cols)>;
+
 struct KvCache;
 
 // What one pass of a block does besides computing its output.
 struct BlockPass {
-  const CaptureFn* capture = nullptr;  // sees the input of each group of linears
+  const CaptureFn* capture = nullptr;  // sees the input of each group of linears (of an MoE block: the router's)
   // With a cache, K and V go to its rows [kv_offset, kv_offset + tokens) and the batch's key ranges
   // address cache rows; without one, kv_offset must be 0 and ranges address batch rows.
   KvCache* cache = nullptr;
@@ -54,6 +62,7 @@ struct BlockPass {
   // norm and q/k/v weights: the pass starts from it, skipping the norm, q/k/v, RoPE and attention (and
   // the AttnQkv capture).
   const vk::Buffer* attention = nullptr;
+  const ExpertCaptureFn* expert_capture = nullptr;  // MoE blocks: sees each expert's inputs
 };
 
 // A TokenBatch on the device, with the activation scratch a forward pass over it needs. Keep it
@@ -65,6 +74,7 @@ struct DeviceBatch {
   std::vector<int32_t> host_ids;  // for an embedding gathered on the host
   vk::Buffer ranges_swa;  // the ranges cut to the sliding window (config().swa_window > 0 only)
   vk::Buffer norm, q, k, v, att, proj, h, gate, up;
+  vk::Buffer router_logits, route, moe_out, expert_in;  // config().moe() only
 };
 
 // Keys and values of every block for positions [0, capacity) of one sequence, so decoding a
@@ -112,6 +122,9 @@ class TransformerModel {
   // with rows x cols fp32 values (row-major); vkq::Error for a wrong name, size or a non-finite value.
   void set_linear_weights(uint32_t block, const std::string& name, const std::vector<float>& w);
   std::vector<float> linear_weights(uint32_t block, const std::string& name);
+  // Mixture-of-experts blocks: replaces expert `expert`'s ffn_gate, ffn_up or ffn_down (linear_shape's
+  // rows x cols); vkq::Error for a dense model, a wrong name, expert, size or a non-finite value.
+  void set_expert_weights(uint32_t block, const std::string& name, uint32_t expert, const std::vector<float>& w);
   // Replaces the token embedding (the lookup table) or the output head, vocab x dim each, e.g. with
   // the values a quantized file will hold; vkq::Error for a wrong size or a non-finite value.
   void set_embedding(const std::vector<float>& w);
@@ -165,7 +178,10 @@ class TransformerModel {
   void run_blocks(vk::Stream& s, DeviceBatch& batch, vk::Buffer& x, KvCache* cache = nullptr);
   vk::Buffer& linear_buffer(uint32_t block, const std::string& name);
   void linear(vk::Stream& s, const vk::Buffer& x, const vk::Buffer& w, vk::Buffer& y, uint32_t tokens, uint32_t in,
-              uint32_t out, uint64_t y_offset = 0);
+              uint32_t out, uint64_t y_offset = 0, uint64_t w_offset = 0);
+  // The mixture-of-experts FFN of an MoE block: d.norm (the ffn_norm output) in, d.moe_out out. Returns
+  // false when pass.stop_after ended it at a capture.
+  bool moe_ffn(vk::Stream& s, const Block& b, DeviceBatch& d, const BlockPass& pass);
 
   vk::Context& ctx_;
   model::LlamaConfig config_;
@@ -188,6 +204,8 @@ class TransformerModel {
   kernels::Add add_;
   kernels::EmbeddingGather gather_;
   kernels::LogSoftmaxNll nll_;
+  kernels::MoeRoute moe_route_;
+  kernels::RowWeights row_weights_;
 };
 
 }  // namespace vkq::forward

@@ -100,7 +100,7 @@ std::string kept_reason(const PlanInput& in) {
       r += " tensors are not quantized by llama-quantize: kept as ";
       return r + type;
     }
-  if (nd > 2) return std::to_string(nd) + "-D tensor: vkquant quantizes 2-D weights only (llama-quantize would quantize it); kept as " + type;
+  if (nd > 2 && !is_expert_stack(in.name)) return std::to_string(nd) + "-D tensor: vkquant quantizes 2-D weights only (llama-quantize would quantize it); kept as " + type;
   return "";
 }
 
@@ -176,6 +176,23 @@ std::optional<std::pair<GgmlType, std::string>> mixture_rule(const OutputMixture
     if (f == 10) return rule(G::Q3_K, "attn_output in Q3_K");
     if (f == 12) return rule(G::Q4_K, "attn_output in Q4_K");
     if (f == 13) return rule(G::Q5_K, "attn_output in Q5_K");
+  }
+  return std::nullopt;
+}
+
+// llama_tensor_get_type_impl's rules for a model with exactly 8 experts (written for Mixtral 8x7B), which take
+// precedence over the mixtures' attention rules: attn_v and attn_k in Q8_0 for every quantized type, attn_output in
+// Q5_K for the listed mixtures (and no other attn_output rule).
+std::optional<std::pair<GgmlType, std::string>> moe8_rule(std::string_view name, const PlanOptions& o) {
+  if (o.n_expert != 8) return std::nullopt;
+  if (is_attn_v_like(name) || contains(name, "attn_k.weight"))
+    return std::pair{GgmlType::Q8_0, std::string("llama-quantize's rule for 8-expert models: attn_v and attn_k in Q8_0")};
+  if (contains(name, "attn_output.weight")) {
+    const uint32_t f = o.mixture ? o.mixture->ftype : 0;
+    for (uint32_t m : {10u, 11u, 12u, 14u, 15u, 25u, 30u})  // Q2_K, Q3_K_S/M, Q4_K_S/M, IQ4_NL, IQ4_XS
+      if (f == m)
+        return std::pair{GgmlType::Q5_K, "llama-quantize's " + o.mixture->name + " rule for 8-expert models: attn_output in Q5_K"};
+    return std::pair{o.type, "the requested type (llama-quantize's attn_output rules do not apply to 8-expert models)"};
   }
   return std::nullopt;
 }
@@ -287,8 +304,16 @@ size_t OutputPlan::count_calibrated() const {
   return size_t(std::count_if(tensors.begin(), tensors.end(), [](const TensorPlan& t) { return t.calibrated; }));
 }
 
+bool is_expert_stack(std::string_view name) {
+  if (name.substr(0, 4) != "blk.") return false;
+  for (std::string_view s : {".ffn_gate_exps.weight", ".ffn_up_exps.weight", ".ffn_down_exps.weight"})
+    if (ends_with(name, s)) return true;
+  return false;
+}
+
 bool is_block_linear(std::string_view name) {
   if (name.substr(0, 4) != "blk.") return false;
+  if (is_expert_stack(name)) return true;
   for (std::string_view s : {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_qkv.weight",
                              ".attn_output.weight", ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"})
     if (ends_with(name, s)) return true;
@@ -366,6 +391,9 @@ OutputPlan plan_output(const std::vector<PlanInput>& inputs, const PlanOptions& 
         t = GgmlType::Q6_K;
         why = tied + "output head in Q6_K, as llama-quantize does";
       }
+    } else if (const auto r = moe8_rule(in.name, options)) {
+      t = r->first;
+      why = r->second;
     } else if (const auto r = options.mixture ? mixture_rule(*options.mixture, in.name,
                                                              is_attn_v_like(in.name) ? layer_attn_v : layer_ffn_down,
                                                              is_attn_v_like(in.name) ? n_attention_wv : n_ffn_down, options)

@@ -67,6 +67,7 @@ struct PlanOptions {
   std::vector<TensorTypeOverride> tensor_types;            // --tensor-type, in the order given
   uint32_t n_gqa = 1;                                      // n_head / n_head_kv (Q2_K's and IQ4's attn_v rules)
   bool is_70b = false;  // llama-quantize's LLM_TYPE_70B (80 layers; llama with GQA, qwen2): attn_v raised to Q5_K
+  uint32_t n_expert = 0;  // experts per MoE block: with 8 (Mixtral's count) attn_v and attn_k go to Q8_0, as llama-quantize does
 };
 
 // One input tensor as the planner sees it (dims in GGUF order, innermost first).
@@ -112,6 +113,9 @@ struct OutputPlan {
 
 // The block linears that calibration covers: attn_q/k/v/qkv/output, ffn_gate/up/down.
 bool is_block_linear(std::string_view name);
+// blk.N.ffn_{gate,up,down}_exps.weight: a mixture-of-experts block's experts, one 3-D tensor (a block linear
+// per expert, stacked), quantized and calibrated like the 2-D linears.
+bool is_expert_stack(std::string_view name);
 
 // vkq::Error when a tensor needs converting/quantizing from a type that cannot be read, or from a
 // quantized type (llama-quantize refuses requantizing without --allow-requantize).

@@ -43,6 +43,7 @@ struct RunSettings {
   std::string scale_search = "minmax";  // minmax | clip | search: how static group parameters were chosen
   uint64_t k_refits = 0;         // K types: refits of the super-block scales from swept codes (the report only)
   uint64_t group_refits = 0;     // other types: joint refits of each row's group scales from swept codes
+  uint64_t min_expert_tokens = 0;  // MoE: fewer routed tokens and an expert takes its block's pooled statistics
   std::string calib_file;        // the calibration text's file name (no directory)
   std::string calib_range = "0:1";
   std::string calib_protocol = "sampled";  // sampled | llama (llama-imatrix's chunks)

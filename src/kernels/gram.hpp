@@ -36,6 +36,10 @@ class GramAccumulator {
   // Writes H = (2/N) S (fp32, n x n) into `h`.
   void finalize(vk::Stream& s, vk::Buffer& h);
 
+  // The rows accumulated included rows of zeros standing for tokens that are not this matrix's (an expert's
+  // unrouted tokens): count `tokens` instead, so H and the channel means are over the real ones.
+  void count_rows_as(uint64_t tokens) { tokens_ = tokens; }
+
   uint32_t channels() const { return n_; }
   uint64_t tokens() const { return tokens_; }
   // Host copies (call after the stream has been submitted).

@@ -71,14 +71,33 @@ void read_gemma3(const GgufFile& f, const std::string& a, LlamaConfig& c) {
   if (f.find(a + "rope.freq_base_swa")) c.rope_freq_base_swa = f.get_f64(a + "rope.freq_base_swa");
 }
 
+// The mixture-of-experts keys of llama.cpp's hparams (expert_count, expert_used_count, and qwen3moe's
+// expert_feed_forward_length), refusing what the forward pass does not run: shared experts, expert groups,
+// a gating function other than softmax.
+void read_experts(const GgufFile& f, const std::string& a, LlamaConfig& c) {
+  c.n_experts = get_dim(f, a + "expert_count");
+  c.n_experts_used = get_dim(f, a + "expert_used_count");
+  if (c.n_experts_used > c.n_experts)
+    throw Error(f.path() + ": " + a + "expert_used_count " + std::to_string(c.n_experts_used) + " exceeds expert_count " +
+                std::to_string(c.n_experts));
+  if (c.n_experts > 1024) throw Error(f.path() + ": " + a + "expert_count " + std::to_string(c.n_experts) + " is out of range (at most 1024)");
+  if (c.architecture == "qwen3moe")  // llama.cpp: n_ff_exp, else n_ff / n_expert_used
+    c.hidden_dim = get_dim_or(f, a + "expert_feed_forward_length", c.hidden_dim / c.n_experts_used);
+  for (const char* k : {"expert_shared_count", "expert_group_count"})
+    if (f.find(a + k) && f.get_f64(a + k) != 0)
+      throw Error(f.path() + ": " + a + k + " is set; shared experts and expert groups are not supported");
+  if (f.find(a + "expert_gating_func") && f.get_f64(a + "expert_gating_func") != 1)  // LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX
+    throw Error(f.path() + ": " + a + "expert_gating_func is not softmax; only softmax routing is supported");
+}
+
 LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   LlamaConfig c;
   c.source = f.path();
   const GgufValue* arch = f.find("general.architecture");
   if (!arch) throw Error(f.path() + ": missing required metadata key 'general.architecture'");
   c.architecture = arch->as_string("general.architecture");
-  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3" && c.architecture != "gemma3" &&
-      c.architecture != "phi3")
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3" && c.architecture != "qwen3moe" &&
+      c.architecture != "gemma3" && c.architecture != "phi3")
     throw Error(f.path() + ": unsupported architecture '" + c.architecture + "' (supported: " +
                 kSupportedArchitectures + ")");
   const std::string a = c.architecture + ".";
@@ -120,7 +139,8 @@ LlamaConfig llama_config_from_gguf(const GgufFile& f) {
   // llama.cpp's rope type: LLAMA_ROPE_TYPE_NORM for `llama`, LLAMA_ROPE_TYPE_NEOX for `qwen2`/`qwen3`.
   c.rope_layout = c.architecture == "llama" ? RopeLayout::Normal : RopeLayout::NeoX;
   c.qkv_bias = c.architecture == "qwen2";
-  c.qk_norm = c.architecture == "qwen3" || c.architecture == "gemma3";
+  c.qk_norm = c.architecture == "qwen3" || c.architecture == "qwen3moe" || c.architecture == "gemma3";
+  if (c.architecture == "qwen3moe" || (c.architecture == "llama" && f.find(a + "expert_count"))) read_experts(f, a, c);
   if (c.architecture == "gemma3") read_gemma3(f, a, c);
   if (c.architecture == "phi3") {
     // llama.cpp's LLM_ARCH_PHI3: fused projections, NeoX RoPE; its sliding window is disabled there too.

@@ -49,9 +49,16 @@ struct LlamaConfig {
   uint32_t swa_window = 0;        // sliding-window attention: a key at most window − 1 positions back; 0 = none
   std::vector<bool> swa_layers;   // blocks that use the window (and rope_freq_base_swa, scale 1)
   double rope_freq_base_swa = 10000.0;
+  // Mixture of experts (qwen3moe; llama with expert_count, as Mixtral): each block's FFN is n_experts
+  // gated FFNs of hidden_dim (the expert width) in 3-D tensors blk.N.ffn_{gate,up,down}_exps, and a router
+  // blk.N.ffn_gate_inp (n_experts x dim); a token goes to its n_experts_used most probable experts (softmax
+  // over all), their outputs weighted by those probabilities renormalised to sum 1. 0 = a dense FFN.
+  uint32_t n_experts = 0;
+  uint32_t n_experts_used = 0;
 
   uint32_t q_dim() const { return n_heads * head_dim; }
   uint32_t kv_dim() const { return n_kv_heads * head_dim; }
+  bool moe() const { return n_experts > 0; }
 };
 
 // Reads `<arch>.*` keys; general.architecture must be one the forward pass runs: `llama` (also
@@ -62,7 +69,9 @@ struct LlamaConfig {
 // unsupported rope scaling type or inconsistent dimensions. `gemma3` is llama.cpp's LLM_ARCH_GEMMA3:
 // embedding × √dim, per-head q/k RMSNorm, post-attention and post-FFN RMSNorms, GeGLU (tanh), sliding-
 // window attention on all but every sixth block (or attention.sliding_window_pattern) with its own RoPE
-// base (rope.freq_base_swa, default 10000), NeoX.
+// base (rope.freq_base_swa, default 10000), NeoX. `qwen3moe` is qwen3's attention with a mixture-of-experts FFN
+// (expert_feed_forward_length wide, softmax routing, top expert_used_count renormalised), as LLM_ARCH_QWEN3MOE;
+// `llama` with expert_count > 0 is Mixtral's block (the same routing).
 LlamaConfig llama_config_from_gguf(const GgufFile& file);
 
 // The llama2.c header's config (RMSNorm eps 1e-5, theta 10000, interleaved RoPE, as run.c does).
@@ -81,7 +90,7 @@ LinearShape linear_shape(const LlamaConfig& c, std::string_view name);
 
 // The seven linears of a block in GGUF naming, in the order the forward pass uses them.
 // Architectures llama_config_from_gguf accepts, for messages.
-inline constexpr const char* kSupportedArchitectures = "llama, qwen2, qwen3, gemma3, phi3";
+inline constexpr const char* kSupportedArchitectures = "llama (also Mistral and Mixtral), qwen2, qwen3, qwen3moe, gemma3, phi3";
 
 inline constexpr const char* kBlockLinears[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
                                                   "ffn_gate", "ffn_up", "ffn_down"};

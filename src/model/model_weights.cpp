@@ -52,6 +52,10 @@ bool ModelWeights::has_tensor(const std::string& name) const {
 }
 
 WeightMatrix ModelWeights::tensor(const std::string& name, uint32_t rows, uint32_t cols) const {
+  return read_tensor(name, rows, cols, 2);
+}
+
+WeightMatrix ModelWeights::read_tensor(const std::string& name, uint32_t rows, uint32_t cols, size_t max_dims) const {
   const std::string& src = impl_->config.source;
   WeightMatrix w;
   uint64_t r = 0, c = 0;
@@ -71,7 +75,7 @@ WeightMatrix ModelWeights::tensor(const std::string& name, uint32_t rows, uint32
     r = t->rows();
     if (r == rows && c == cols) w.data = t->data;
   }
-  if (r != rows || c != cols || ndims > 2)
+  if (r != rows || c != cols || ndims > max_dims)
     throw Error(src + ": tensor '" + name + "' is " + std::to_string(r) + " x " + std::to_string(c) +
                 ", expected " + std::to_string(rows) + " x " + std::to_string(cols));
   for (size_t i = 0; i < w.data.size(); ++i)
@@ -145,6 +149,21 @@ std::vector<float> ModelWeights::head_norm(uint32_t block, const std::string& na
   if (name != "attn_q_norm" && name != "attn_k_norm")
     throw Error("unknown head norm '" + name + "' (expected attn_q_norm or attn_k_norm)");
   return tensor("blk." + std::to_string(block) + "." + name + ".weight", 1, config().head_dim).data;
+}
+
+WeightMatrix ModelWeights::router(uint32_t block) const {
+  const LlamaConfig& c = config();
+  if (!c.moe()) throw Error(c.source + ": the model has no experts, so no router");
+  return tensor("blk." + std::to_string(block) + ".ffn_gate_inp.weight", c.n_experts, c.dim);
+}
+
+WeightMatrix ModelWeights::experts(uint32_t block, const std::string& name) const {
+  const LlamaConfig& c = config();
+  if (!c.moe()) throw Error(c.source + ": the model has no experts, so no " + name);
+  if (name != "ffn_gate_exps" && name != "ffn_up_exps" && name != "ffn_down_exps")
+    throw Error("unknown expert tensor '" + name + "' (expected ffn_gate_exps, ffn_up_exps or ffn_down_exps)");
+  const LinearShape s = linear_shape(c, name.substr(0, name.size() - 5));  // one expert's linear
+  return read_tensor("blk." + std::to_string(block) + "." + name + ".weight", c.n_experts * s.rows, s.cols, 3);
 }
 
 WeightMatrix ModelWeights::linear(uint32_t block, const std::string& name) const {

@@ -53,6 +53,12 @@ class ModelWeights {
   // gemma3's RMSNorm of a block's attention or FFN output ("post_attention_norm", "post_ffw_norm"): dim.
   std::vector<float> post_norm(uint32_t block, const std::string& name) const;
 
+  // Mixture-of-experts blocks (config().moe()): the router ffn_gate_inp (n_experts x dim) and a 3-D expert
+  // tensor ("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps") as n_experts stacked linears of
+  // linear_shape(ffn_gate / ffn_up / ffn_down): (n_experts · rows) x cols, expert e at rows [e·rows, (e+1)·rows).
+  WeightMatrix router(uint32_t block) const;
+  WeightMatrix experts(uint32_t block, const std::string& name) const;
+
   // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
   WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;
   bool has_tensor(const std::string& name) const;
@@ -60,6 +66,7 @@ class ModelWeights {
  private:
   struct Impl;
   explicit ModelWeights(std::unique_ptr<Impl> impl);
+  WeightMatrix read_tensor(const std::string& name, uint32_t rows, uint32_t cols, size_t max_dims) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,5 +1,6 @@
 // Selftest rows for the forward-pass kernels (rms_norm, rope, attention, swiglu, add,
-// embedding_gather, log_softmax_nll), each on one awkward shape against its float64 reference.
+// embedding_gather, log_softmax_nll, moe_route, row_weights), each on one awkward shape against its float64
+// reference.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -8,12 +9,15 @@
 #include "kernels/attention.hpp"
 #include "kernels/embedding_gather.hpp"
 #include "kernels/log_softmax_nll.hpp"
+#include "kernels/moe_route.hpp"
+#include "kernels/row_weights.hpp"
 #include "kernels/rms_norm.hpp"
 #include "kernels/rope.hpp"
 #include "kernels/swiglu.hpp"
 #include "reference/attention_ref.hpp"
 #include "reference/elementwise_ref.hpp"
 #include "reference/log_softmax_nll_ref.hpp"
+#include "reference/moe_ref.hpp"
 #include "reference/rms_norm_ref.hpp"
 #include "reference/rope_ref.hpp"
 #include "selftest/selftest_case.hpp"
@@ -122,6 +126,40 @@ std::vector<SelftestRow> forward_ops_case(vk::Context& ctx, std::mt19937_64& rng
         [&](vk::Stream& s) { k.run(s, xb, tb, nb, {t, vocab, 0, 0, 0}); },
         [&] {
           return relative_error(vk::download_all<float>(ctx, nb, t), ref::log_softmax_nll_ref(to_d(x), targets, vocab));
+        }));
+  }
+  {  // moe_route: 129 tokens, 64 experts, top 8; each row's logits 0.05 apart (shuffled), so no near-tie decides
+    const uint32_t t = 129, experts = 64, used = 8;
+    std::vector<float> logits(size_t(t) * experts);
+    std::vector<uint32_t> order(experts);
+    for (uint32_t i = 0; i < t; ++i) {
+      for (uint32_t e = 0; e < experts; ++e) order[e] = e;
+      std::shuffle(order.begin(), order.end(), rng);
+      for (uint32_t e = 0; e < experts; ++e) logits[size_t(i) * experts + e] = -1.5f + 0.05f * float(order[e]);
+    }
+    auto lb = vk::upload_new(ctx, logits, "logits");
+    auto rb = vk::upload_new(ctx, nan_filled(logits.size()), "route");
+    kernels::MoeRoute k(ctx);
+    rows.push_back(timed_row(
+        ctx, "moe_route", "129x64 top8", 2e-6,  // exp to 3 + 2|x| ulps (|x| <= 3.15), a sum, two divisions
+        [&](vk::Stream& s) { k.run(s, lb, rb, {t, experts, used, true, 0.0f}); },
+        [&] {
+          return relative_error(vk::download_all<float>(ctx, rb, logits.size()),
+                                ref::moe_route_ref(to_d(logits), t, experts, used, true, 0.0));
+        }));
+    // row_weights: expert 5's output added into a mixture (the forward pass's use of the routing).
+    const uint32_t cols = 1000;
+    auto x = uniform(rng, size_t(t) * cols, -2, 2), base = uniform(rng, size_t(t) * cols, -2, 2);
+    auto xb = vk::upload_new(ctx, x, "x"), ob = vk::upload_new(ctx, base, "mixture");
+    kernels::RowWeights rw(ctx);
+    rows.push_back(timed_row(
+        ctx, "row_weights", "129x1000 of 64", 1.2e-7,  // one product and one addition, each rounded
+        [&](vk::Stream& s) { rw.scale(s, xb, rb, ob, {t, cols, experts, 5}, true); },
+        [&] {
+          std::vector<double> want = to_d(base);
+          ref::row_weights_ref(to_d(x), to_d(vk::download_all<float>(ctx, rb, logits.size())), t, cols, experts, 5, true,
+                               false, want);
+          return relative_error(vk::download_all<float>(ctx, ob, want.size()), want);
         }));
   }
   return rows;

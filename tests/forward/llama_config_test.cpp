@@ -110,6 +110,48 @@ TEST(LlamaConfig, SyntheticGgufDefaults) {
   EXPECT_DOUBLE_EQ(c.rope_freq_base, 10000.0);
 }
 
+// Mixtral's block (llama with expert_count) and qwen3moe (expert width from expert_feed_forward_length, else
+// feed_forward_length / expert_used_count, as llama.cpp); what the forward pass does not run is refused by name.
+TEST(LlamaConfig, MixtureOfExperts) {
+  auto kvs = llama_kvs();
+  kvs.push_back({"llama.expert_count", VT::UINT32, "", 8});
+  kvs.push_back({"llama.expert_used_count", VT::UINT32, "", 2});
+  auto c = model::llama_config_from_gguf(make_gguf(kvs));
+  EXPECT_TRUE(c.moe());
+  EXPECT_EQ(c.n_experts, 8u);
+  EXPECT_EQ(c.n_experts_used, 2u);
+  EXPECT_EQ(c.hidden_dim, 20u);
+  EXPECT_EQ(model::linear_shape(c, "ffn_down").cols, 20u);
+  EXPECT_FALSE(model::llama_config_from_gguf(make_gguf(llama_kvs())).moe());
+
+  auto q = llama_kvs();
+  for (auto& kv : q)
+    if (kv.key.rfind("llama.", 0) == 0) kv.key = "qwen3moe." + kv.key.substr(6);
+  q[0].s = "qwen3moe";
+  q.push_back({"qwen3moe.expert_count", VT::UINT32, "", 4});
+  q.push_back({"qwen3moe.expert_used_count", VT::UINT32, "", 2});
+  c = model::llama_config_from_gguf(make_gguf(q));
+  EXPECT_EQ(c.hidden_dim, 10u);  // 20 / 2
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_EQ(c.rope_layout, model::RopeLayout::NeoX);
+  q.push_back({"qwen3moe.expert_feed_forward_length", VT::UINT32, "", 6});
+  EXPECT_EQ(model::llama_config_from_gguf(make_gguf(q)).hidden_dim, 6u);
+
+  auto bad = kvs;
+  bad[bad.size() - 1].num = 9;  // more experts per token than there are
+  std::string msg = error_of([&] { model::llama_config_from_gguf(make_gguf(bad, 0.5f, "m.gguf")); });
+  EXPECT_NE(msg.find("expert_used_count 9 exceeds expert_count 8"), std::string::npos) << msg;
+  bad = kvs;
+  bad.pop_back();
+  msg = error_of([&] { model::llama_config_from_gguf(make_gguf(bad, 0.5f, "m.gguf")); });
+  EXPECT_NE(msg.find("llama.expert_used_count"), std::string::npos) << msg;
+  bad = kvs;
+  bad.push_back({"llama.expert_shared_count", VT::UINT32, "", 1});
+  msg = error_of([&] { model::llama_config_from_gguf(make_gguf(bad, 0.5f, "m.gguf")); });
+  EXPECT_NE(msg.find("shared experts"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("m.gguf"), std::string::npos) << msg;
+}
+
 TEST(LlamaConfig, UnknownArchitectureNamesItAndTheFile) {
   auto kvs = llama_kvs();
   kvs[0].s = "mamba";

@@ -210,7 +210,7 @@ TEST(OutputPlan, KeepsWhatLlamaQuantizeKeeps) {
   const std::vector<PlanInput> in = {
       {"blk.0.ffn_gate_inp.weight", {64, 8}, GgmlType::F32},
       {"blk.0.attn_q.bias", {64, 64}, GgmlType::F32},
-      {"blk.0.ffn_gate_exps.weight", {64, 128, 8}, GgmlType::F32},
+      {"blk.0.conv_3d.weight", {64, 128, 8}, GgmlType::F32},
       {"blk.0.attn_q.weight", {64, 1}, GgmlType::F32},  // one row: ggml counts it 1-D
       {"blk.0.attn_k.weight", {64, 64}, GgmlType::Q4_0},  // already the target type
   };
@@ -242,9 +242,48 @@ TEST(OutputPlan, AllowRequantizeTakesTheDequantizedWeights) {
   EXPECT_EQ(plan.tensors[0].output_type, GgmlType::Q8_0);
 }
 
+// A mixture-of-experts block: the 3-D expert stacks are calibrated block linears, the router is kept, and with
+// llama-quantize's 8-expert rules attn_v and attn_k go to Q8_0 (any type) and attn_output to Q5_K (Q4_K_M).
+TEST(OutputPlan, ExpertStacksAndTheEightExpertRules) {
+  std::vector<PlanInput> in;
+  for (int b = 0; b < 2; ++b) {
+    const std::string p = "blk." + std::to_string(b) + ".";
+    for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"}) in.push_back({p + n + ".weight", {256, 256}, GgmlType::F32});
+    in.push_back({p + "ffn_gate_inp.weight", {256, 8}, GgmlType::F32});
+    in.push_back({p + "ffn_gate_exps.weight", {256, 512, 8}, GgmlType::F32});
+    in.push_back({p + "ffn_up_exps.weight", {256, 512, 8}, GgmlType::F32});
+    in.push_back({p + "ffn_down_exps.weight", {512, 256, 8}, GgmlType::F32});
+  }
+  for (uint32_t experts : {8u, 4u}) {
+    PlanOptions o{GgmlType::Q4_0, {}, {}};
+    o.n_expert = experts;
+    const OutputPlan plan = plan_output(in, o);
+    SCOPED_TRACE(experts);
+    for (const char* n : {"blk.1.ffn_gate_exps.weight", "blk.1.ffn_up_exps.weight", "blk.1.ffn_down_exps.weight"}) {
+      EXPECT_EQ(get(plan, n).action, TensorAction::quantize) << n;
+      EXPECT_TRUE(get(plan, n).calibrated) << n;
+      EXPECT_EQ(get(plan, n).output_type, GgmlType::Q4_0) << n;
+    }
+    EXPECT_EQ(get(plan, "blk.0.ffn_gate_inp.weight").action, TensorAction::copy);
+    const GgmlType kv = experts == 8 ? GgmlType::Q8_0 : GgmlType::Q4_0;
+    EXPECT_EQ(get(plan, "blk.0.attn_v.weight").output_type, kv);
+    EXPECT_EQ(get(plan, "blk.1.attn_k.weight").output_type, kv);
+    EXPECT_EQ(get(plan, "blk.1.attn_q.weight").output_type, GgmlType::Q4_0);
+    o.type = GgmlType::Q4_K;
+    o.mixture = find_mixture("Q4_K_M");
+    const OutputPlan km = plan_output(in, o);
+    EXPECT_EQ(get(km, "blk.0.attn_output.weight").output_type, experts == 8 ? GgmlType::Q5_K : GgmlType::Q4_K);
+    // use_more_bits(1, 2) holds (the last eighth), use_more_bits(0, 2) does not.
+    EXPECT_EQ(get(km, "blk.1.attn_v.weight").output_type, experts == 8 ? GgmlType::Q8_0 : GgmlType::Q6_K);
+    EXPECT_EQ(get(km, "blk.1.ffn_down_exps.weight").output_type, GgmlType::Q6_K);
+    EXPECT_EQ(get(km, "blk.0.ffn_down_exps.weight").output_type, GgmlType::Q4_K);
+  }
+}
+
 TEST(OutputPlan, BlockLinears) {
   for (const char* n : {"blk.0.attn_q.weight", "blk.12.attn_k.weight", "blk.1.attn_v.weight", "blk.1.attn_output.weight",
-                        "blk.2.ffn_gate.weight", "blk.2.ffn_up.weight", "blk.2.ffn_down.weight", "blk.0.attn_qkv.weight"})
+                        "blk.2.ffn_gate.weight", "blk.2.ffn_up.weight", "blk.2.ffn_down.weight", "blk.0.attn_qkv.weight",
+                        "blk.3.ffn_gate_exps.weight", "blk.3.ffn_up_exps.weight", "blk.3.ffn_down_exps.weight"})
     EXPECT_TRUE(is_block_linear(n)) << n;
   for (const char* n : {"token_embd.weight", "output.weight", "blk.0.ffn_gate_inp.weight", "blk.0.attn_norm.weight",
                         "blk.0.attn_q.bias"})
