@@ -129,10 +129,13 @@ void main() {
       c_score[base] = lr, c_loss[base] = lr, c_code[base] = cr, c_meta[base] = b << 1;
       float last_s = lr;
       int last_c = range.x - 1;
+      // The grid is monotone in the code, so the kc − 1 codes nearest x after cr lie within kc − 1 codes of it:
+      // scan only those (exactly the candidates a scan of the whole range would choose).
+      const int lo = max(range.x, cr - int(kc) + 1), hi = min(range.y, cr + int(kc) - 1);
       for (uint r = 1u; r < kc; ++r) {
         float best_s = 0.0, best_l = 0.0;
         int best_c = range.x - 1;
-        for (int c = range.x; c <= range.y; ++c) {
+        for (int c = lo; c <= hi; ++c) {
           if (c == cr) continue;
           const float l = gbs_add_loss(lb, x - grid_dequantize(c, gp), d);
           const float s = max(l, lr);

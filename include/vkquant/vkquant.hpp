@@ -193,7 +193,7 @@ struct QuantizeOptions {
   // cross-group term — and the tensor swept again; each row keeps its better result. 0 = off.
   uint32_t group_refits = 0;
   // Mixture-of-experts models: an expert routed fewer calibration tokens than this is solved with its block's
-  // pooled Gram matrix (every expert's routed inputs together) instead of its own; 0 = always its own.
+  // pooled Gram matrix (every expert's routed inputs together) instead of its own; 0 = its own whenever it has a token.
   uint32_t min_expert_tokens = 16;
 
   uint32_t calib_seqs = 128;    // sequences of calib_len tokens (capped at the model's context)

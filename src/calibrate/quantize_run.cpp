@@ -654,10 +654,8 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
       grids[lin] = grid_for_gguf_type(t->output_type);
       superblocks[lin] = superblock_for_gguf_type(t->output_type);
     } else if (t->output_type == model::GgmlType::F16 || t->output_type == model::GgmlType::BF16) {
-      const auto all = src_->weights.experts(block, lin + "_exps");
-      const size_t per = all.data.size() / experts;
       for (uint32_t e = 0; e < experts; ++e) {
-        std::vector<float> w(all.data.begin() + ptrdiff_t(e * per), all.data.begin() + ptrdiff_t((e + 1) * per));
+        std::vector<float> w = src_->weights.expert(block, lin + "_exps", e).data;
         for (auto& v : w) v = t->output_type == model::GgmlType::F16 ? round_to_half(v) : bf16_to_float(float_to_bf16(v));
         model_q_->set_expert_weights(block, lin, e, w);
       }
@@ -674,8 +672,6 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
     if (block == 0 && stage.group == LinearGroup::FfnGateUp)
       tracker_->notice("experts are calibrated with alpha = 0: the cross-Gram of routed tokens is not implemented");
   }
-  std::map<std::string, std::vector<float>> stacks;  // the input's values of each calibrated stack
-  for (const auto& [lin, g] : grids) stacks[lin] = src_->weights.experts(block, lin + "_exps").data;
   std::map<std::string, std::vector<uint8_t>> packed;
   std::map<std::string, double> loss_sum;
   std::vector<uint64_t> counts(experts, 0);
@@ -691,8 +687,7 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
     const quant::LayerStatistics stats = finalize_statistics(gram, nullptr, n, h, d);
     for (const auto& [lin, g] : grids) {
       const uint32_t rows = model::linear_shape(cfg, lin).rows;
-      const auto& all = stacks[lin];
-      std::vector<float> w(all.begin() + ptrdiff_t(size_t(e) * rows * n), all.begin() + ptrdiff_t(size_t(e + 1) * rows * n));
+      std::vector<float> w = src_->weights.expert(block, lin + "_exps", e).data;
       const std::string name = tensor_name(block, lin + "_exps") + " expert " + std::to_string(e);
       quant::LayerQuantizer lq(*ctx_, layer_options(eopt, g, superblocks[lin]));
       lq.set_cancel_check([this] { tracker_->check_cancelled(); });
@@ -754,7 +749,7 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
       pooled.count_rows_as(total);
     }
     for (uint32_t e = first; e < last; ++e) {
-      if (counts[e] < opt_.min_expert_tokens) {
+      if (counts[e] == 0 || counts[e] < opt_.min_expert_tokens) {  // no token at all: no Gram of its own
         pooled_experts.push_back(e);
         continue;
       }
@@ -773,7 +768,7 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
     std::string list;
     for (uint32_t e : pooled_experts) list += (list.empty() ? "" : ", ") + std::to_string(e);
     tracker_->notice(label + ": experts " + list + " received fewer than " + std::to_string(opt_.min_expert_tokens) +
-                     " calibration tokens; solved with the block's pooled statistics");
+                     " calibration tokens (or none); solved with the block's pooled statistics");
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count() / double(grids.size());
   for (const auto& [lin, g] : grids) {

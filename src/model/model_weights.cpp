@@ -166,6 +166,32 @@ WeightMatrix ModelWeights::experts(uint32_t block, const std::string& name) cons
   return read_tensor("blk." + std::to_string(block) + "." + name + ".weight", c.n_experts * s.rows, s.cols, 3);
 }
 
+WeightMatrix ModelWeights::expert(uint32_t block, const std::string& name, uint32_t e) const {
+  const LlamaConfig& c = config();
+  if (!c.moe() || e >= c.n_experts || !impl_->gguf)
+    throw Error(c.source + ": no expert " + std::to_string(e) + " of blk." + std::to_string(block) + "." + name);
+  const std::string tname = "blk." + std::to_string(block) + "." + name + ".weight";
+  const LinearShape s = linear_shape(c, name.substr(0, name.size() - 5));
+  const GgufTensorInfo* t = impl_->gguf->find_tensor(tname);
+  if (!t) throw Error(c.source + ": missing tensor '" + tname + "'");
+  if (t->row_length() != s.cols || t->n_rows() != uint64_t(s.rows) * c.n_experts)
+    throw Error(c.source + ": tensor '" + tname + "' is " + std::to_string(t->n_rows()) + " x " +
+                std::to_string(t->row_length()) + ", expected " + std::to_string(uint64_t(s.rows) * c.n_experts) + " x " +
+                std::to_string(s.cols));
+  require_readable(t->type, tname);
+  const uint64_t row_bytes = ggml_row_size(t->type, s.cols);
+  WeightMatrix w{s.rows, s.cols, std::vector<float>(size_t(s.rows) * s.cols)};
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    float* row = w.data.data() + size_t(r) * s.cols;
+    dequantize_row(t->type, impl_->gguf->tensor_data(*t) + (uint64_t(e) * s.rows + r) * row_bytes, row, s.cols);
+    for (uint32_t j = 0; j < s.cols; ++j)
+      if (!std::isfinite(row[j]))
+        throw Error(c.source + ": tensor '" + tname + "' holds a non-finite value (" + std::to_string(row[j]) +
+                    ") in expert " + std::to_string(e) + ", row " + std::to_string(r) + ", column " + std::to_string(j));
+  }
+  return w;
+}
+
 WeightMatrix ModelWeights::linear(uint32_t block, const std::string& name) const {
   if (block >= config().n_layers)
     throw Error(config().source + ": block " + std::to_string(block) + " out of range (" +

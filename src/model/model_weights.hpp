@@ -58,6 +58,9 @@ class ModelWeights {
   // linear_shape(ffn_gate / ffn_up / ffn_down): (n_experts · rows) x cols, expert e at rows [e·rows, (e+1)·rows).
   WeightMatrix router(uint32_t block) const;
   WeightMatrix experts(uint32_t block, const std::string& name) const;
+  // One expert's linear of a stack (linear_shape's rows x cols), decoded from the mapped file row by row: a
+  // block's experts are never all held on the host.
+  WeightMatrix expert(uint32_t block, const std::string& name, uint32_t e) const;
 
   // Any tensor by its GGUF name with the shape it must have (vkq::Error otherwise).
   WeightMatrix tensor(const std::string& name, uint32_t rows, uint32_t cols) const;

@@ -89,6 +89,9 @@ std::vector<Config> configs() {
       {"q4_0", gguf_grid(ref::GridFormat::Q4_0), 9, 96, 40},
       {"q5_1", gguf_grid(ref::GridFormat::Q5_1), 4, 64, 128},
       {"q8_0", gguf_grid(ref::GridFormat::Q8_0), 3, 64, 32},
+      // 255/256 levels over blocks of 96+ columns: a scan of every code per child once chose invalid paths here.
+      {"q8_0_one_block", gguf_grid(ref::GridFormat::Q8_0), 5, 128, 128},
+      {"int8_g32_b96", int_grid(8, 32, false), 4, 96, 96},
   };
 }
 
