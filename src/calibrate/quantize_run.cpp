@@ -672,7 +672,7 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
     if (block == 0 && stage.group == LinearGroup::FfnGateUp)
       tracker_->notice("experts are calibrated with alpha = 0: the cross-Gram of routed tokens is not implemented");
   }
-  std::map<std::string, std::vector<uint8_t>> packed;
+  std::map<uint32_t, std::map<std::string, std::vector<uint8_t>>> packed;  // per expert and stack, in any order
   std::map<std::string, double> loss_sum;
   std::vector<uint64_t> counts(experts, 0);
   std::vector<uint32_t> pooled_experts;
@@ -702,12 +702,10 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
         io::TensorPlan one = *plan_.find(tensor_name(block, lin + "_exps"));
         one.name = name;
         one.dims = {n, rows};
-        auto bytes = pack_for_gguf(outs[0], &one);
-        packed[lin].insert(packed[lin].end(), bytes.begin(), bytes.end());
+        packed[e][lin] = pack_for_gguf(outs[0], &one);
       }
     }
   };
-  std::map<uint32_t, std::map<std::string, std::vector<uint8_t>>> by_expert;  // packed per expert (any order)
   tracker_->begin("calibrate", label + " (" + std::to_string(experts) + " experts)", block + 1, cfg.n_layers);
   {
     vk::Stream s(*ctx_);
@@ -754,16 +752,10 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
         continue;
       }
       grams[e - first]->count_rows_as(counts[e]);
-      packed.clear();
       solve_expert(e, *grams[e - first]);
-      by_expert[e] = std::move(packed);
     }
   }
-  for (uint32_t e : pooled_experts) {
-    packed.clear();
-    solve_expert(e, pooled);
-    by_expert[e] = std::move(packed);
-  }
+  for (uint32_t e : pooled_experts) solve_expert(e, pooled);
   if (!pooled_experts.empty()) {
     std::string list;
     for (uint32_t e : pooled_experts) list += (list.empty() ? "" : ", ") + std::to_string(e);
@@ -785,7 +777,7 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
     r.pooled_experts = pooled_experts;
     if (!target_.generic) {
       std::vector<uint8_t> bytes;
-      for (uint32_t e = 0; e < experts; ++e) bytes.insert(bytes.end(), by_expert[e][lin].begin(), by_expert[e][lin].end());
+      for (uint32_t e = 0; e < experts; ++e) bytes.insert(bytes.end(), packed[e][lin].begin(), packed[e][lin].end());
       keep_packed(name, std::move(bytes));
     }
   }
