@@ -304,7 +304,9 @@ MemoryNeeds Driver::estimate(uint64_t calibration_tokens) const {
   for (const auto& t : plan_.tensors) {
     if (t.action != io::TensorAction::quantize) continue;
     in.output_bytes += t.rows() * model::ggml_row_size(t.output_type, t.cols());
-    in.largest_tensor_elements = std::max<uint64_t>(in.largest_tensor_elements, t.rows() * t.cols());
+    // An expert stack is solved (and read) one expert at a time.
+    const uint64_t rows = io::is_expert_stack(t.name) && in.config.moe() ? t.rows() / in.config.n_experts : t.rows();
+    in.largest_tensor_elements = std::max<uint64_t>(in.largest_tensor_elements, rows * t.cols());
     const bool head = t.name == (tied ? "token_embd.weight" : "output.weight");
     if (head && t.calibrated) in.head_solved = true;
     // Super-block types round on the host; the legacy ones in row tiles on the device.

@@ -338,6 +338,15 @@ def check_arch(args) -> bool:
     ok &= len(stacks) == 6 and all(
         t["type"] == "Q4_0" and t["method"] == "gptq" and t["expert_tokens"][7] == 0 and sum(t["expert_tokens"]) == 2 * 8 * 128
         and t["pooled_experts"] == [e for e, k in enumerate(t["expert_tokens"]) if k < 16] for t in stacks.values())
+    # The estimate --dry-run prints (every expert of a block on the device, the expert Grams) against the peak.
+    with open(q + ".json") as f:
+        peak = json.load(f)["peak_device_bytes"]
+    dry = run([args.vkquant, "quantize", model, "--calib", calib, "--calib-range", "0.5:1", "--calib-seqs", "8",
+               "--calib-len", "128", "-t", "Q4_0", "-o", q + ".dry.gguf", "--dry-run", "--json"])
+    est = [json.loads(line) for line in dry.splitlines() if line.startswith("{") and '"result"' in line][-1]
+    est = est["estimated_memory"]["device_peak"]
+    print(f"{arch}: estimated device peak {est} B, measured {peak} B")
+    ok &= peak <= est * 1.1 and est <= 2 * peak
     # llama-quantize's choices for an 8-expert model (attn_v and attn_k in Q8_0), with an imatrix as we calibrate.
     theirs = os.path.join(args.work, f"synthetic-{arch}-llama-Q4_0.gguf")
     run([os.path.join(args.llama_bin, "llama-quantize"), "--imatrix",
