@@ -672,7 +672,7 @@ void Driver::solve_expert_stage(uint32_t block, const Stage& stage) {
     eopt.alpha_mode = "fixed";
     eopt.alpha = 0;
     if (block == 0 && stage.group == LinearGroup::FfnGateUp)
-      tracker_->notice("experts are calibrated with alpha = 0: the cross-Gram of routed tokens is not implemented");
+      tracker_->notice("experts are calibrated with alpha = 0: their cross-Gram would need both chains' routing of the same tokens");
   }
   std::map<uint32_t, std::map<std::string, std::vector<uint8_t>>> packed;  // per expert and stack, in any order
   std::map<std::string, double> loss_sum;
